@@ -39,6 +39,7 @@ _PATTERN_HINTS = {
     model.SLUG_PATTERN: "an id of lowercase letters, digits and single hyphens, e.g. 'ceph-rbd'",
     r"^[a-z][a-z0-9_]*$": "a snake_case name, e.g. 'shared'",
     r"^[A-Z][A-Z0-9_]*$": "an UPPER_CASE shell variable name, e.g. 'VIRT_DRIVER'",
+    r"^[a-z0-9]+([-_][a-z0-9]+)*$": "a lowercase name, e.g. 'qemu-img'",
     r"^https?://\S+$": "an http(s) URL",
     r"^/": "an absolute path",
     r"^\d+\.\d+$": "a microversion such as '2.25' (quoted)",
@@ -138,6 +139,8 @@ def _points_at_key(err: ErrorDetails) -> bool:
 
 def _located(source: SourceMap, base: PathKey, path: PathKey, is_key: bool, text: str) -> Problem:
     full = (*base, *path)
+    if text.startswith("missing required key"):  # point at the mapping's own key, if it has one
+        return Problem(source.locate(full[:-1], key=True), f"{human_path(full[:-1])}: {text}")
     if is_key:
         where = human_path(full[:-1])
         mark = source.locate(full, key=True)

@@ -103,25 +103,30 @@ def load_matrix(root: Path, lab_files: Sequence[Path] = (), *, labs_dir: bool = 
                 if isinstance(vid, str)
             }
 
+    # Files that did not parse at all would make every reference into them look wrong:
+    # their own problems are reported, and checks that depend on them wait for a fix.
+    axes_parsed = docs["axes"] is not None
     features: dict[str, model.Feature] = collect.whole("features", docs["features"]) or {}
-    if docs["features"] is not None:
+    if docs["features"] is not None and axes_parsed:
         raw_features = _mapping(docs["features"].data)
         collect.problems += references.check_features(raw_features, axes, docs["features"].source)
 
     combinations: dict[str, Combination] = {}
     spec = collect.whole("combinations", docs["combinations"])
-    if spec is not None and docs["combinations"] is not None:
+    resolved = False
+    if spec is not None and docs["combinations"] is not None and axes_parsed:
         combinations, problems = references.resolve_combinations(
             spec, axes, docs["combinations"].source
         )
         collect.problems += problems
+        resolved = not problems
 
     policy = collect.whole("levels", docs["levels"])
     if policy is not None and docs["levels"] is not None:
         collect.problems += references.check_policy(policy, docs["levels"].source)
 
     paths = _lab_paths(root, lab_files, labs_dir)
-    labs = _load_labs(paths, combinations, collect, check_references=spec is not None)
+    labs = _load_labs(paths, combinations, collect, check_references=resolved)
 
     if collect.problems:
         raise DeclarationError(collect.problems)

@@ -26,6 +26,9 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 """Attribute and fact names: snake_case, usable as Python identifiers."""
 
+FactName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([-_][a-z0-9]+)*$")]
+"""Names of recorded facts, e.g. 'libvirt', 'qemu-img'."""
+
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 Scalar = str | int | bool
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
@@ -167,7 +170,7 @@ class AxisValue(Strict):
     attributes: dict[Name, Scalar] = Field({}, description="Used by `when` rules of features.")
     devstack: Devstack = Devstack()
     verify: list[Check] = Field([], description="Preflight checks run with testinfra.")
-    facts: dict[Name, Text] = Field({}, description="name -> shell command; stdout is recorded.")
+    facts: dict[FactName, Text] = Field({}, description="name -> shell command; stdout recorded.")
     embedded: bool = Field(False, description="A value of the embedded lab (Nova fake drivers).")
 
 

@@ -39,6 +39,8 @@ class SourceMap:
         """The mark of a key or value; falls back to the nearest ancestor that exists."""
         if key and path in self.keys:
             return self.keys[path]
+        if key and not path:
+            return Mark(self.file, 1, 1)
         for end in range(len(path), -1, -1):
             if path[:end] in self.values:
                 return self.values[path[:end]]

@@ -1,0 +1,55 @@
+"""Shared helpers: a disposable copy of a small matrix, exact text edits, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parent.parent
+SHIPPED = REPO / "matrix"
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    """A writable copy of tests/data/small: 3 axes, 3 features, 7 combinations, 1 lab."""
+    target = tmp_path / "matrix"
+    shutil.copytree(DATA / "small", target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text that must occur exactly once, so a test cannot silently edit nothing."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
+    path.write_text(text.replace(old, new))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """Run the `matrix` command in-process and return its exit code and output."""
+
+    def invoke(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
