@@ -33,4 +33,5 @@ def matrix(pytestconfig: pytest.Config) -> Matrix:
     try:
         return load_matrix(root)
     except DeclarationError as error:
-        raise pytest.UsageError(f"invalid matrix declarations in {root}:\n{error}") from None
+        message = f"invalid matrix declarations in {root}:\n{error}"
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from harness.cli import main
+
+# `HYPOTHESIS_PROFILE=thorough tox` hunts longer than the everyday run.
+settings.register_profile("default", max_examples=150)
+settings.register_profile("thorough", max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+pytest_plugins = ["pytester"]
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
