@@ -64,9 +64,15 @@ def one_of(candidates: Sequence[str], limit: int = 12) -> str:
 def unknown(kind: str, word: object, candidates: Sequence[str]) -> str:
     """The message for a reference to something undeclared, with the nearest valid id."""
     hint = did_you_mean(word, candidates)
-    if not hint and candidates:
+    if not hint and len(candidates) > _LISTED:
+        hint = f"; none of the {len(candidates)} declared is close"
+    elif not hint and candidates:
         hint = f"; expected one of {one_of(sorted(candidates))}"
     return f"unknown {kind} '{word}'{hint}"
+
+
+_LISTED = 12
+"""Up to this many choices are listed in a message; beyond it a list is noise."""
 
 
 def human_path(path: Sequence[str | int]) -> str:

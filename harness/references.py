@@ -6,6 +6,7 @@ entries that passed it, so one bad entry does not hide mistakes in the others.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -18,6 +19,8 @@ from harness.problems import Mark, Problem, did_you_mean, human_path, unknown
 from harness.yamlsource import PathKey, SourceMap
 
 Axes = Mapping[str, Mapping[str, model.AxisValue]]
+MAX_PRODUCT = 100_000
+"""Far beyond any real lab; stops a mistaken product from hanging validation."""
 T = TypeVar("T")
 
 
@@ -120,6 +123,12 @@ def resolve_combinations(
         sound &= _check_entry(entry, axes, report, ("include", i), extras=model.COMBINATION_EXTRAS)
     if not sound:
         return {}, report.problems  # expanding unknown values would only echo the mistakes
+    size = math.prod(len(values) for values in spec.product.values()) if spec.product else 0
+    if size > MAX_PRODUCT:
+        report.at(
+            ("product",), f"product makes {size:,} combinations; the limit is {MAX_PRODUCT:,}"
+        )
+        return {}, report.problems
 
     expansion = expand(spec.product, spec.exclude, spec.include)
     for i in expansion.unused_excludes:

@@ -273,3 +273,21 @@ def test_the_small_matrix_loads_and_resolves(small: Path) -> None:
         "libvirt-kvm-ceph-rbd-ovn",
         "fake-live-migrate-fake-local-fake-net",
     ]
+
+
+def test_an_enormous_product_is_refused_not_expanded(small: Path) -> None:
+    values = ", ".join(f"v{i}" for i in range(50))
+    axes = "\n".join(
+        f"a{n}:\n" + "".join(f"  v{i}: {{title: t}}\n" for i in range(50)) for n in range(4)
+    )
+    (small / "axes.yaml").write_text(axes)
+    (small / "features.yaml").write_text("f:\n  title: t\n  family: x\n")
+    (small / "combinations.yaml").write_text(
+        "product:\n" + "".join(f"  a{n}: [{values}]\n" for n in range(4))
+    )
+    (small / "labs" / "small.yaml").unlink()
+    with pytest.raises(DeclarationError) as caught:
+        load_matrix(small)
+    assert [str(p).split("/matrix/")[1] for p in caught.value.problems] == [
+        "combinations.yaml:2:3: product: product makes 6,250,000 combinations; the limit is 100,000"
+    ]
