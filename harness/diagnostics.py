@@ -72,6 +72,14 @@ def validate(
         return None, problems_from(error.errors(), adapter, data, source, base)
 
 
+def salvage(adapter: TypeAdapter[T], data: Any) -> T | None:
+    """The validated value, or None: for parts whose problems are reported elsewhere."""
+    try:
+        return adapter.validate_python(data)
+    except ValueError:
+        return None
+
+
 def problems_from(
     errors: Sequence[ErrorDetails],
     adapter: TypeAdapter[Any],

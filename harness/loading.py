@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from harness import model, references
-from harness.diagnostics import validate
+from harness.diagnostics import salvage, validate
 from harness.matrix import Combination, Lab, Matrix
 from harness.problems import DeclarationError, Mark, Problem, display_path
 from harness.yamlsource import Document, load_file
@@ -67,13 +67,6 @@ class _Collector:
         return value
 
 
-def _salvage(adapter: TypeAdapter[T], data: Any) -> T | None:
-    try:
-        return adapter.validate_python(data)
-    except ValueError:
-        return None
-
-
 def _placeholder(raw: Any) -> model.AxisValue:
     """Stands in for a value whose own problems are already reported, so references to it
     are not reported again as unknown."""
@@ -98,7 +91,7 @@ def load_matrix(root: Path, lab_files: Sequence[Path] = (), *, labs_dir: bool = 
     for axis, values in _mapping(docs["axes"] and docs["axes"].data).items():
         if isinstance(axis, str):
             axes[axis] = {
-                vid: _salvage(_VALUE, raw) or _placeholder(raw)
+                vid: salvage(_VALUE, raw) or _placeholder(raw)
                 for vid, raw in _mapping(values).items()
                 if isinstance(vid, str)
             }
@@ -183,4 +176,4 @@ _SLUG = TypeAdapter(model.Slug)
 
 
 def _is_slug(text: str) -> bool:
-    return _salvage(_SLUG, text) is not None
+    return salvage(_SLUG, text) is not None

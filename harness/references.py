@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from harness import model
+from harness.diagnostics import salvage
 from harness.expansion import expand
 from harness.matrix import COMBINATION_SEPARATOR, Combination
 from harness.problems import Mark, Problem, did_you_mean, human_path, unknown
@@ -49,7 +50,7 @@ def check_features(features: Mapping[Any, Any], axes: Axes, source: SourceMap) -
     for fid, raw in features.items():
         for section in ("not_applicable", "flagged"):
             for i, rule in enumerate(_list(_get(raw, section))):
-                condition = _salvage(_CONDITION, _get(rule, "when"))
+                condition = salvage(_CONDITION, _get(rule, "when"))
                 if condition is not None:
                     check_condition(condition, axes, report, (fid, section, i, "when"))
     return report.problems
@@ -64,13 +65,6 @@ def _get(raw: Any, key: str) -> Any:
 
 def _list(raw: Any) -> list[Any]:
     return raw if isinstance(raw, list) else []
-
-
-def _salvage(adapter: TypeAdapter[T], data: Any) -> T | None:
-    try:
-        return adapter.validate_python(data)
-    except ValueError:
-        return None
 
 
 def check_condition(
