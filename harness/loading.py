@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -19,8 +19,6 @@ from harness.diagnostics import salvage, validate
 from harness.matrix import Combination, Lab, Matrix
 from harness.problems import DeclarationError, Mark, Problem, display_path
 from harness.yamlsource import Document, load_file
-
-T = TypeVar("T")
 
 FILES = {
     "axes": "axes.yaml",

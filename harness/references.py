@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -22,7 +22,6 @@ from harness.yamlsource import PathKey, SourceMap
 Axes = Mapping[str, Mapping[str, model.AxisValue]]
 MAX_PRODUCT = 100_000
 """Far beyond any real lab; stops a mistaken product from hanging validation."""
-T = TypeVar("T")
 
 
 class Reporter:
