@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
@@ -21,59 +19,11 @@ from rich.text import Text
 
 from harness import __version__, schema
 from harness.applicability import Verdict, verdicts
+from harness.cliutil import Settings, console, handles_errors
+from harness.lab import commands as lab_commands
 from harness.loading import FILES, LABS_DIR, load_matrix
 from harness.matrix import Combination, Matrix
-from harness.problems import DeclarationError, display_path, unknown
-
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_USAGE = 2
-EXIT_INTERNAL = 70
-
-
-@dataclass
-class Settings:
-    matrix_dir: Path
-    debug: bool
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-
-
-def _fail(problems_text: Sequence[str], summary: str) -> None:
-    for line in problems_text:
-        click.echo(line, err=True)
-    click.echo(summary, err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def handles_errors(command: F) -> F:
-    """Problems in declarations exit 2 with every problem listed; bugs say how to get details."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        settings: Settings = click.get_current_context().obj
-        try:
-            return command(*args, **kwargs)
-        except DeclarationError as error:
-            files = {p.mark.file for p in error.problems}
-            count = len(error.problems)
-            _fail(
-                [str(p) for p in error.problems],
-                f"{count} problem{'s' if count != 1 else ''} in {len(files)} "
-                f"file{'s' if len(files) != 1 else ''}",
-            )
-        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
-            raise
-        except Exception as error:
-            if settings.debug:
-                raise
-            click.echo(
-                f"matrix: internal error: {error!r} (rerun with --debug for details)", err=True
-            )
-            sys.exit(EXIT_INTERNAL)
-
-    return wrapper  # type: ignore[return-value]
+from harness.problems import display_path, unknown
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -227,7 +177,7 @@ def list_(
         if combination.embedded:
             label = f"{label} [embedded lab]".strip()
         table.add_row(combination.id, Text(label), str(applicable), str(len(found) - applicable))
-    _console().print(table)
+    console().print(table)
 
 
 def _requirements(matrix: Matrix, feature_id: str) -> str:
@@ -258,7 +208,7 @@ def _list_features(matrix: Matrix, as_json: bool) -> None:
             _requirements(matrix, fid),
             str(len(feature.tempest)),
         )
-    _console().print(table)
+    console().print(table)
 
 
 # --- show ------------------------------------------------------------------------------------
@@ -281,15 +231,15 @@ def show(ctx: click.Context, combination_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_combination_json(matrix, combination), indent=2))
         return
-    console = _console()
+    out = console()
     heading = Text(combination.id, style="bold")
     if combination.title:
         heading.append(f" — {combination.title}")
-    console.print(heading)
+    out.print(heading)
     if combination.reference:
-        console.print(Text(f"modelled on: {combination.reference}"))
+        out.print(Text(f"modelled on: {combination.reference}"))
     if combination.embedded:
-        console.print(Text("embedded lab: evidence counts for this combination only"))
+        out.print(Text("embedded lab: evidence counts for this combination only"))
 
     values = Table(title="values", title_justify="left")
     for column in ("axis", "value", "title", "attributes"):
@@ -298,11 +248,11 @@ def show(ctx: click.Context, combination_id: str, as_json: bool) -> None:
         value = matrix.value(axis, value_id)
         attributes = ", ".join(f"{k}={json.dumps(v)}" for k, v in value.attributes.items())
         values.add_row(axis, value_id, Text(value.title), attributes)
-    console.print(values)
+    out.print(values)
 
     found = verdicts(matrix, combination)
-    _print_verdicts(console, matrix, [v for v in found if v.applicable], applicable=True)
-    _print_verdicts(console, matrix, [v for v in found if not v.applicable], applicable=False)
+    _print_verdicts(out, matrix, [v for v in found if v.applicable], applicable=True)
+    _print_verdicts(out, matrix, [v for v in found if not v.applicable], applicable=False)
 
 
 def _print_verdicts(
@@ -354,3 +304,6 @@ def schema_(ctx: click.Context, kind: str | None, out: Path | None) -> None:
     settings: Settings = ctx.obj
     for path in schema.write_all(out or settings.matrix_dir / "schemas"):
         click.echo(f"wrote {display_path(path)}")
+
+
+cli.add_command(lab_commands.lab)

@@ -296,6 +296,11 @@ class Host(Strict):
         "controller",
         "compute",
     ]
+    root: AbsolutePath | None = Field(
+        None,
+        description="Where this host's files are rooted: preflight paths are read below it "
+        "(the embedded lab's hosts keep etc/nova/ in a directory of their own)",
+    )
 
 
 PositiveSeconds = Annotated[float, Field(gt=0)]

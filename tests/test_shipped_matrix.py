@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from harness.applicability import verdicts
+from harness.lab.cells import attribute
 from harness.loading import FILES, load_matrix
 from harness.matrix import Matrix
 from harness.model import Devstack
@@ -63,7 +64,7 @@ def test_axes_cover_the_real_world_values(shipped: Matrix) -> None:
     for axis, values in shipped.axes.items():
         for value_id, value in values.items():
             assert value.verify, f"{axis}/{value_id} has no preflight checks"
-            if value_id not in implied_by_hypervisor:
+            if value_id not in implied_by_hypervisor and not value.embedded:
                 assert value.devstack != Devstack(), f"{axis}/{value_id}: no devstack settings"
 
 
@@ -85,11 +86,25 @@ def test_every_catalogue_feature_is_declared_with_its_nova_key(shipped: Matrix) 
 
 
 def test_at_least_eight_combinations_modelled_on_nova_jobs(shipped: Matrix) -> None:
-    referenced = [c for c in shipped.combinations.values() if c.reference]
-    assert len(referenced) >= 8
-    jobs = {c.reference for c in referenced}
+    real = [c for c in shipped.combinations.values() if c.reference and not c.embedded]
+    assert len(real) >= 8
+    jobs = {c.reference for c in real}
     assert {"nova-live-migration", "nova-live-migration-ceph", "nova-lvm", "nova-next"} <= jobs
-    assert not any(c.embedded for c in shipped.combinations.values())
+
+
+def test_embedded_combinations_differ_where_nova_makes_them_differ(shipped: Matrix) -> None:
+    embedded = [c for c in shipped.combinations.values() if c.embedded]
+    emulated = {
+        (
+            attribute(shipped, c, "live_migration"),
+            attribute(shipped, c, "shared"),
+        )
+        for c in embedded
+    }
+    assert emulated == {(True, False), (True, True), (False, False)}
+    lab = shipped.labs["embedded"]
+    assert sorted(t.combination for t in lab.targets) == sorted(c.id for c in embedded)
+    assert all(t.provenance.kind == "embedded" for t in lab.targets)
 
 
 def test_block_migration_is_not_applicable_on_shared_storage(shipped: Matrix) -> None:

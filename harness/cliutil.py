@@ -1,0 +1,78 @@
+"""What every `matrix` subcommand shares: settings, console, and how errors become exit codes.
+
+Problems in declarations exit 2 listing every problem; runtime failures the user can act on
+(a lab that will not start) exit 1 with their message; anything else is a bug and says how
+to see the traceback (--debug).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from harness.problems import DeclarationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+class UserFacingError(Exception):
+    """A failure with a message that says everything (no traceback needed); exits 1."""
+
+
+@dataclass
+class Settings:
+    matrix_dir: Path
+    debug: bool
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def fail_with_problems(problems_text: Sequence[str], summary: str) -> None:
+    for line in problems_text:
+        click.echo(line, err=True)
+    click.echo(summary, err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def handles_errors(command: F) -> F:
+    """Problems in declarations exit 2 with every problem listed; bugs say how to get details."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings: Settings = click.get_current_context().obj
+        try:
+            return command(*args, **kwargs)
+        except DeclarationError as error:
+            files = {p.mark.file for p in error.problems}
+            count = len(error.problems)
+            fail_with_problems(
+                [str(p) for p in error.problems],
+                f"{count} problem{'s' if count != 1 else ''} in {len(files)} "
+                f"file{'s' if len(files) != 1 else ''}",
+            )
+        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+            raise
+        except UserFacingError as error:
+            click.echo(f"matrix: {error}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except Exception as error:
+            if settings.debug:
+                raise
+            click.echo(
+                f"matrix: internal error: {error!r} (rerun with --debug for details)", err=True
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]

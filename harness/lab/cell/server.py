@@ -1,0 +1,521 @@
+"""Embedded-lab cell server: real Nova with fake virt drivers, served over HTTP on 127.0.0.1.
+
+Started by the harness as ``<labvenv>/bin/python server.py --name N --state-dir DIR
+--token-file F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no``
+(spec/CELL_CONTRACT.md). One process = one cell: API, conductor, scheduler, placement and one
+compute per host, all from Nova's functional-test fixtures (they ship in the nova wheel),
+plus thin Cinder/Glance/Neutron fronts (fronts.py) on the same port.
+
+Traps handled here, each verified in the spike (spike-lab/FINDINGS.md):
+
+- OS_NOVA_DISABLE_EVENTLET_PATCHING=true must be set before nova.tests is imported
+  (nova/tests/__init__.py monkey-patches otherwise); TMPDIR / tempfile.tempdir must point at a
+  per-cell dir before nova is imported, because nova 34's Database fixture keeps temp-FILE
+  SQLite databases there that a fast exit would leak.
+- The nova wheel installs api-paste.ini under <venv>/etc/nova, the fixture looks under
+  site-packages: override [wsgi]api_paste_config before setUp.
+- Errors in setUp are silent (oslo.log's excepthook writes into the StandardLogging
+  fixture's in-memory logger): print tracebacks to the real stderr ourselves.
+- StandardLogging keeps every INFO line in a StringIO forever: re-point it to stderr
+  (DIR/cell.log, opened by the harness).
+- nova/test.py sets futurist's ThreadWorker.MAX_IDLE_FOR to 0.01 s (test speed hack):
+  every idle pool thread then wakes 100x/s. Put futurist's 1 s back.
+- nova's WarningsFixture turns some warnings into errors (SQLAlchemy deprecations raised
+  from nova, "invalid UUID"): test policy, not production behaviour, so those escalations
+  are dropped after setUp (with SQLAlchemy 2.1 they turn a live migration into HTTP 500).
+- ProviderUsageBaseTestCase discards the CinderFixture: useFixture is overridden to record
+  every fixture by class name so the fronts can reach their state.
+- One oslo.config state per process, so one cell per process; CONF.host ends up being the
+  last started compute's name (see nova_conf.py).
+- cell.doCleanups() takes ~10 s (thread pools draining) and everything is in memory anyway:
+  on SIGTERM/SIGINT remove endpoint.json and the temp dir, then os._exit(0).
+"""
+
+import argparse
+import contextlib
+import faulthandler
+import hmac
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socketserver
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+import warnings
+from wsgiref import simple_server
+
+T0 = time.monotonic()
+# nova/tests/functional/__init__.py monkey-patches with eventlet unless this is set; the
+# harness sets it too, but nothing may import nova before it is.
+os.environ["OS_NOVA_DISABLE_EVENTLET_PATCHING"] = "true"
+HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path[:1] != [HERE]:
+    sys.path.insert(0, HERE)  # sibling modules: drivers, fronts, nova_conf
+
+STARTUP_TIMEOUT = 120.0
+HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")  # used as a directory name
+PUBLIC_GET = frozenset(
+    {
+        "",
+        "/v2",
+        "/v2.1",
+        "/volume",
+        "/volume/v3",
+        "/image",
+        "/image/v2",
+        "/network",
+        "/network/v2.0",
+        "/identity",
+        "/identity/v3",
+    }
+)
+ADMIN_ROLES = "reader,member,admin"
+NOVA_EVENTS_MICROVERSION = "2.51"  # volume-extended needs 2.51
+LOG = logging.getLogger("cell.server")
+
+
+class StartupError(Exception):
+    """A startup failure whose message is the whole story (no traceback needed)."""
+
+
+class State:
+    """Process-wide state shared by the signal handlers, the watchdog and main()."""
+
+    lock = threading.RLock()  # reentrant: a signal handler may interrupt the main thread
+    phase = "starting"  # starting -> ready -> stopping | failed
+    state_dir = None
+    tmp_dir = None
+    cell = None
+
+
+# ------------------------------------------------------------------ arguments
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # contract: every startup failure exits 1, not argparse's 2
+        raise StartupError(f"{self.prog}: error: {message}\n{self.format_usage().strip()}")
+
+
+def parse_args(argv):
+    p = _Parser(prog="cell/server.py", description="Embedded-lab cell server (one Nova cell).")
+    p.add_argument("--name", required=True, help="cell name, echoed in endpoint.json")
+    p.add_argument("--state-dir", required=True, help="cell directory (cwd, cell.log, tmp/)")
+    p.add_argument("--token-file", required=True, help="file holding the admin token")
+    p.add_argument("--hosts", required=True, help="comma-separated compute host names")
+    p.add_argument("--live-migration", required=True, choices=("yes", "no"))
+    p.add_argument("--shared-storage", required=True, choices=("yes", "no"))
+    args = p.parse_args(argv)
+    if not args.name.strip() or not args.name.isprintable():
+        p.error("--name must be a non-empty printable string")
+    hosts = [h.strip() for h in args.hosts.split(",")]
+    if not any(hosts):
+        p.error(f"--hosts must name at least one host, got {args.hosts!r}")
+    for h in hosts:
+        if not HOST_RE.fullmatch(h):
+            p.error(f'--hosts: invalid host name {h!r} (letters, digits, ".", "_", "-")')
+    if len(set(hosts)) != len(hosts):
+        p.error(f"--hosts: duplicate host names in {args.hosts!r}")
+    args.hosts = hosts
+    return args
+
+
+def read_token(path):
+    try:
+        st = os.stat(path)
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except OSError as e:
+        raise StartupError(f"cannot read --token-file: {e}") from None
+    if not token:
+        raise StartupError(f"--token-file {path} is empty")
+    if st.st_mode & 0o077:
+        print(f"warning: token file {path} is accessible to group/others", file=sys.stderr)
+    return token
+
+
+# ------------------------------------------------------------------ exit paths
+def _cleanup():
+    """Remove endpoint.json (first: the harness must stop using us) and the temp dir."""
+    if State.state_dir:
+        for name in ("endpoint.json", "endpoint.json.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(State.state_dir, name))
+    if State.tmp_dir:
+        shutil.rmtree(State.tmp_dir, ignore_errors=True)
+
+
+def _exit(code):
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _dump_nova_log():
+    """Nova's startup logs sit in the StandardLogging fixture's memory until redirected."""
+    try:
+        output = State.cell.stdlog.logger.output
+    except Exception:
+        return
+    if output:
+        sys.__stderr__.write("--- nova log captured during startup ---\n" + output)
+        sys.__stderr__.write("--- end of captured nova log ---\n")
+
+
+def _on_signal(signum, frame):
+    with State.lock:
+        was = State.phase
+        State.phase = "stopping"
+        _cleanup()
+        print(
+            f"STOPPED by {signal.Signals(signum).name} ({was}) after {time.monotonic() - T0:.1f}s",
+            flush=True,
+        )
+        _exit(0)
+
+
+def install_signal_handlers():
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    # debug aid: kill -USR1 <pid> dumps every thread's stack into cell.log
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+
+
+def _startup_timeout():
+    with State.lock:
+        if State.phase != "starting":
+            return
+        State.phase = "failed"
+        sys.__stderr__.write(
+            f"cell startup did not finish within {STARTUP_TIMEOUT:.0f}s; thread stacks:\n"
+        )
+        faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+        _dump_nova_log()
+        _cleanup()
+        _exit(1)
+
+
+# ------------------------------------------------------------------ the cell
+def prepare_dirs(state_dir):
+    """cwd = DIR; DIR/tmp is the temp dir (tempfile + TMPDIR) BEFORE nova is imported."""
+    state_dir = os.path.abspath(state_dir)
+    os.makedirs(state_dir, exist_ok=True)
+    State.state_dir = state_dir
+    os.chdir(state_dir)
+    for stale in ("endpoint.json", "endpoint.json.tmp"):  # a killed predecessor's
+        if os.path.exists(stale):
+            os.unlink(stale)
+    tmp = os.path.join(state_dir, "tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # left by a SIGKILLed predecessor
+    os.makedirs(tmp)
+    State.tmp_dir = tmp
+    tempfile.tempdir = tmp
+    os.environ["TMPDIR"] = tmp
+
+
+def make_cell_class():
+    """Import nova's functional base class FIRST: nova/tests/functional/__init__.py refuses
+    to start native threading if anything (nova.virt.fake -> futurist) imported eventlet."""
+    from nova.tests.functional import integrated_helpers
+
+    class Cell(integrated_helpers.ProviderUsageBaseTestCase):
+        compute_driver = None  # set by start_cell
+
+        def setUp(self):
+            # Trap: api-paste.ini is installed under <venv>/etc/nova, not site-packages.
+            paste = os.path.join(sys.prefix, "etc", "nova", "api-paste.ini")
+            self.flags(api_paste_config=paste, group="wsgi")
+            super().setUp()
+
+        def useFixture(self, fixture):
+            # Record every fixture by class name: the fronts need Cinder/Glance/Neutron's.
+            self.__dict__.setdefault("recorded_fixtures", {})[type(fixture).__name__] = fixture
+            return super().useFixture(fixture)
+
+        def runTest(self):  # testtools needs a test method to instantiate the case
+            pass
+
+    return Cell
+
+
+def redirect_nova_logging():
+    """Send StandardLogging's in-memory stream to stderr (DIR/cell.log), after flushing
+    what it captured so far."""
+    _dump_nova_log()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setStream(sys.__stderr__)
+
+
+def production_warnings():
+    """Drop WarningsFixture's warning-to-error escalations (test policy, not Nova's)."""
+    kept = [f for f in warnings.filters if f[0] != "error"]
+    warnings.resetwarnings()
+    warnings.filters.extend(kept)
+
+
+def start_cell(args):
+    """setUp the cell and start one compute per host; returns (cell, compute_driver)."""
+    cell_class = make_cell_class()
+    import drivers
+    import futurist._thread
+
+    drivers.register()  # compute_driver = labfake.<Class>
+    driver = drivers.driver_for(args.live_migration == "yes", args.shared_storage == "yes")
+    cell_class.compute_driver = driver
+    cell = cell_class()
+    State.cell = cell
+    cell.setUp()
+    redirect_nova_logging()
+    futurist._thread.ThreadWorker.MAX_IDLE_FOR = 1.0  # futurist's default (test hack: 0.01)
+    production_warnings()
+    for host in args.hosts:
+        cell.flags(compute_driver=driver)  # read by the compute service when it is created
+        cell._start_compute(host)
+    return cell, driver
+
+
+# ------------------------------------------------------------------ HTTP
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 64
+
+
+class Handler(simple_server.WSGIRequestHandler):
+    def log_message(self, fmt, *args):
+        logging.getLogger("cell.http").info(fmt, *args)
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's error page is HTML; the lab speaks JSON only."""
+        body = json.dumps({"error": {"code": code, "message": message or explain or ""}}).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+
+def json_reply(start_response, status, body):
+    data = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def make_lab_admin(cell):
+    """POST /_lab/periodics and POST /_lab/computes/<host>/restart: what no API does."""
+    lock = threading.Lock()
+
+    def app(environ, start_response):
+        parts = [p for p in environ.get("PATH_INFO", "").split("/") if p]
+        method = environ["REQUEST_METHOD"]
+        t = time.monotonic()
+        if parts == ["periodics"] and method == "POST":
+            with lock:
+                cell._run_periodics()
+            body = {"ran": "update_available_resource", "hosts": sorted(cell.computes)}
+        elif len(parts) == 3 and parts[0] == "computes" and parts[2] == "restart":
+            host = parts[1]
+            if method != "POST":
+                return json_reply(start_response, "405 Method Not Allowed", {"error": "POST"})
+            if host not in cell.computes:
+                return json_reply(start_response, "404 Not Found", {"error": f"no host {host}"})
+            with lock:
+                # a real nova-compute restart: new ComputeManager, same driver object (keeps
+                # the fake hypervisor's guests), init_host runs again
+                cell.computes[host] = cell.restart_compute_service(cell.computes[host])
+            body = {"restarted": host}
+        elif not parts and method == "GET":
+            body = {"hosts": sorted(cell.computes), "endpoints": ["periodics", "computes"]}
+        else:
+            return json_reply(start_response, "404 Not Found", {"error": "no such lab action"})
+        body["seconds"] = round(time.monotonic() - t, 3)
+        return json_reply(start_response, "200 OK", body)
+
+    return app
+
+
+def make_dispatch(nova_app, mounts, token, project_id):
+    """Token middleware + path dispatch.
+
+    The token maps to the headers the fixture's stubbed keystone reads (X-Auth-User=admin is
+    the only is_admin identity). Version discovery is anonymous, as in real clouds; client
+    supplied identity headers are always overwritten.
+    """
+    expected = token.encode()
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO") or "/"
+        given = environ.get("HTTP_X_AUTH_TOKEN", "").encode()
+        authed = hmac.compare_digest(given, expected)
+        public = environ["REQUEST_METHOD"] in ("GET", "HEAD") and path.rstrip("/") in PUBLIC_GET
+        if not (authed or public):
+            return json_reply(
+                start_response,
+                "401 Unauthorized",
+                {
+                    "error": {
+                        "code": 401,
+                        "title": "Unauthorized",
+                        "message": "The request you have made requires authentication.",
+                    }
+                },
+            )
+        environ["HTTP_X_AUTH_USER"] = "admin" if authed else "anonymous"
+        environ["HTTP_X_AUTH_PROJECT_ID"] = project_id
+        environ["HTTP_X_ROLES"] = ADMIN_ROLES if authed else ""
+        target = nova_app
+        for prefix, front in mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+                environ["PATH_INFO"] = path[len(prefix) :]
+                target = front
+                break
+        try:
+            return target(environ, start_response)
+        except Exception as e:
+            LOG.exception("unhandled error on %s %s", environ["REQUEST_METHOD"], path)
+            body = {"error": {"code": 500, "message": f"{type(e).__name__}: {e}"}}
+            data = json.dumps(body).encode()
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+                sys.exc_info(),
+            )
+            return [data]
+
+    return app
+
+
+def make_notifier(url, token):
+    """Nova external events the way Cinder/Neutron send them: over Nova's API, async."""
+
+    def post(events):
+        req = urllib.request.Request(
+            url + "/v2.1/os-server-external-events",
+            data=json.dumps({"events": events}).encode(),
+            method="POST",
+            headers={
+                "X-Auth-Token": token,
+                "Content-Type": "application/json",
+                "OpenStack-API-Version": f"compute {NOVA_EVENTS_MICROVERSION}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                LOG.info("external events %s -> %s %s", events, resp.status, resp.read(300))
+        except Exception as e:
+            LOG.warning("external events %s failed: %s", events, e)
+
+    def notify(events):
+        threading.Thread(target=post, args=(events,), daemon=True, name="notify-nova").start()
+
+    return notify
+
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def write_endpoint(doc):
+    tmp = os.path.join(State.state_dir, "endpoint.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, os.path.join(State.state_dir, "endpoint.json"))
+
+
+# ------------------------------------------------------------------ main
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    token = read_token(args.token_file)
+    prepare_dirs(args.state_dir)
+    install_signal_handlers()
+    watchdog = threading.Timer(STARTUP_TIMEOUT, _startup_timeout)
+    watchdog.daemon = True
+    watchdog.start()
+
+    cell, driver = start_cell(args)  # the first import of nova: after prepare_dirs()
+    install_signal_handlers()  # again: nothing in setUp may have replaced them
+
+    import fronts
+    import nova_conf
+    from nova import conf as nova_conf_module
+    from nova.tests import fixtures as nova_fixtures
+
+    host_drivers = {h: driver for h in args.hosts}
+    nova_conf.write_host_configs(nova_conf_module.CONF, State.state_dir, host_drivers, args.name)
+
+    httpd = ThreadingWSGIServer(("127.0.0.1", 0), Handler)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    project_id = nova_fixtures.PROJECT_ID
+    mounts = {"/_lab": make_lab_admin(cell)}
+    mounts.update(
+        fronts.make_fronts(cell.recorded_fixtures, url, project_id, make_notifier(url, token))
+    )
+    httpd.set_app(make_dispatch(cell.api_fixture.app(), mounts, token, project_id))
+    threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
+
+    with State.lock:
+        if State.phase != "starting":
+            return  # the watchdog or a signal got there first (they exit the process)
+        watchdog.cancel()
+        ready, rss = round(time.monotonic() - T0, 2), rss_mb()
+        write_endpoint(
+            {
+                "name": args.name,
+                "pid": os.getpid(),
+                "url": url,
+                "compute": url + "/v2.1",
+                "volume": url + "/volume/v3",
+                "image": url + "/image/v2",
+                "network": url + "/network/v2.0",
+                "hosts": list(args.hosts),
+                "drivers": host_drivers,
+                "ready_seconds": ready,
+                "rss_mb": rss,
+            }
+        )
+        State.phase = "ready"
+        print(f"READY {url} in {ready}s RSS {rss} MB", flush=True)
+    while True:
+        signal.pause()  # the handlers exit the process
+
+
+def run():
+    try:
+        main()
+    except StartupError as e:
+        print(f"cell startup failed: {e}", file=sys.__stderr__)
+    except SystemExit as e:  # argparse --help exits 0; nothing else should raise it
+        if e.code in (0, None):
+            _exit(0)
+        print(f"cell startup failed: exit({e.code!r})", file=sys.__stderr__)
+    except BaseException:
+        sys.__stderr__.write("cell startup failed:\n")
+        traceback.print_exc(file=sys.__stderr__)
+        _dump_nova_log()
+    with State.lock:
+        State.phase = "failed"
+        _cleanup()
+        _exit(1)
+
+
+if __name__ == "__main__":
+    run()

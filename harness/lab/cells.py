@@ -1,0 +1,80 @@
+"""Which cells a lab file asks for, and what each must emulate.
+
+A cell realises one embedded combination. What it emulates comes from the attributes of the
+combination's values, so the declarations stay the single source of truth: a value with
+`live_migration: false` gives computes without live migration, a value with `shared: true`
+gives shared instance storage (Nova then refuses block migration, as it does for real).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.matrix import Combination, Lab, Matrix
+from harness.model import Target
+from harness.problems import unknown
+
+REQUIRED_ATTRIBUTES = ("live_migration", "shared")
+
+
+class LabConfigError(ValueError):
+    """The lab file or the declarations cannot describe an embedded cell."""
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    name: str
+    combination: str
+    cloud: str
+    hosts: tuple[str, ...]
+    live_migration: bool
+    shared_storage: bool
+    target: Target
+
+
+def attribute(matrix: Matrix, combination: Combination, name: str) -> bool:
+    """The boolean attribute `name` from whichever of the combination's values carries it."""
+    for axis, value_id in combination.values.items():
+        value = matrix.value(axis, value_id).attributes.get(name)
+        if isinstance(value, bool):
+            return value
+    raise LabConfigError(
+        f"no value of embedded combination '{combination.id}' says '{name}: true|false'; "
+        "the embedded lab needs it to know what to emulate"
+    )
+
+
+def cells_from(matrix: Matrix, lab: Lab, computes: int = 2) -> list[CellSpec]:
+    if computes < 1:
+        raise LabConfigError("a cell needs at least one compute host")
+    cells = []
+    for target in lab.targets:
+        combination = matrix.combinations[target.combination]
+        if not combination.embedded:
+            raise LabConfigError(
+                f"target '{target.target_name}' in {lab.path} is '{combination.id}', which is not "
+                "an embedded combination; the embedded lab can only emulate embedded ones"
+            )
+        cells.append(
+            CellSpec(
+                name=target.target_name,
+                combination=combination.id,
+                cloud=target.cloud,
+                hosts=tuple(f"host{i}" for i in range(1, computes + 1)),
+                live_migration=attribute(matrix, combination, "live_migration"),
+                shared_storage=attribute(matrix, combination, "shared"),
+                target=target,
+            )
+        )
+    return cells
+
+
+def select(cells: list[CellSpec], names: tuple[str, ...]) -> list[CellSpec]:
+    """The cells named (all when none are), or an error naming the unknown one."""
+    if not names:
+        return cells
+    known = {c.name: c for c in cells}
+    for name in names:
+        if name not in known:
+            raise LabConfigError(unknown("cell", name, list(known)))
+    return [known[name] for name in names]

@@ -1,0 +1,58 @@
+"""A running embedded lab (all three shipped cells) for the integration tests of this folder.
+
+The lab's virtualenv is built on first use (CI builds it up front with `matrix lab prepare`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import openstack
+import pytest
+from openstack.config import OpenStackConfig
+
+from harness.lab import control, environment
+from harness.lab.cells import cells_from
+from harness.lab.state import LabState
+from harness.loading import load_matrix
+from tests.conftest import SHIPPED
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def lab_python() -> Path:
+    return environment.ensure()
+
+
+@pytest.fixture(scope="session")
+def running_lab(tmp_path_factory: pytest.TempPathFactory, lab_python: Path) -> Iterator[LabState]:
+    matrix = load_matrix(SHIPPED)
+    state = LabState(tmp_path_factory.mktemp("lab"))
+    try:
+        control.up(state, cells_from(matrix, matrix.labs["embedded"]), lab_python)
+        yield state
+    finally:
+        control.down(state)
+
+
+def connect(state: LabState, cloud: str) -> openstack.connection.Connection:
+    """openstacksdk from the clouds.yaml the lab wrote, exactly as a user's script would."""
+    config = OpenStackConfig(config_files=[str(state.clouds_file)])
+    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:
+    """Poll until `probe` returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    interval = 0.1
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(interval)
+        interval = min(interval * 1.5, 1.0)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

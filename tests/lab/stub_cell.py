@@ -1,0 +1,70 @@
+"""Stands in for the lab's python running cell/server.py, for tests of process control.
+
+Invoked as: stub_cell.py <path of server.py> --name N --state-dir D --token-file F ...
+STUB_CELL_MODE=fail makes it die at start, =hang makes it never answer.
+"""
+
+import argparse
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("server")
+parser.add_argument("--name")
+parser.add_argument("--state-dir")
+parser.add_argument("--token-file")
+parser.add_argument("--hosts")
+parser.add_argument("--live-migration")
+parser.add_argument("--shared-storage")
+args = parser.parse_args()
+mode = os.environ.get("STUB_CELL_MODE", "ok")
+if mode == "fail":
+    print(
+        "Traceback (most recent call last):\nRuntimeError: boom: the cell cannot start",
+        file=sys.stderr,
+    )
+    sys.exit(3)
+if mode == "hang":
+    time.sleep(600)
+
+
+class Version(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"versions": []}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Version)
+url = f"http://127.0.0.1:{server.server_address[1]}"
+hosts = args.hosts.split(",")
+for host in hosts:
+    conf = os.path.join(args.state_dir, "hosts", host, "etc", "nova")
+    os.makedirs(conf, exist_ok=True)
+    with open(os.path.join(conf, "nova-cpu.conf"), "w") as handle:
+        handle.write(f"[DEFAULT]\nhost = {host}\n")
+endpoint = {
+    "name": args.name, "pid": os.getpid(), "url": url, "compute": url + "/v2.1",
+    "volume": url + "/volume/v3", "image": url + "/image/v2", "network": url + "/network/v2.0",
+    "hosts": hosts, "drivers": {}, "ready_seconds": 0.1, "rss_mb": 10,
+}  # fmt: skip
+path = os.path.join(args.state_dir, "endpoint.json")
+with open(path + ".tmp", "w") as handle:
+    json.dump(endpoint, handle)
+os.replace(path + ".tmp", path)
+print(f"READY {url}", flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+threading.Thread(target=server.serve_forever, daemon=True).start()
+stop.wait()
+os.remove(path)

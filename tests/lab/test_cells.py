@@ -1,0 +1,174 @@
+"""Real Nova cells over HTTP: boot, live-migrate, volumes, the openstack CLI."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openstack import exceptions
+from openstack.compute.v2.server import Server
+from openstack.connection import Connection
+
+from harness.lab.state import LabState
+from tests.lab.conftest import connect, wait_for
+
+IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # seeded by Nova's Glance fixture
+
+
+@contextmanager
+def booted(conn: Connection, name: str) -> Iterator[Server]:
+    """A server on the cell's network, ACTIVE with no task state; deleted afterwards."""
+    network = conn.network.find_network("private", ignore_missing=False)
+    flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
+    server = conn.compute.create_server(
+        name=name, image_id=IMAGE, flavor_id=flavor.id, networks=[{"uuid": network.id}]
+    )
+    try:
+        yield wait_for(lambda: settled(conn, server.id, "ACTIVE"), what=f"{name} ACTIVE")
+    finally:
+        conn.compute.delete_server(server.id, ignore_missing=True)
+
+
+def settled(conn: Connection, server_id: str, status: str) -> Server | None:
+    server = conn.compute.get_server(server_id)
+    return server if server.status == status and server.task_state is None else None
+
+
+def migration(conn: Connection, server_id: str, statuses: tuple[str, ...]) -> Any:
+    """The record stays 'running' a moment after the server is ACTIVE elsewhere: poll it."""
+    found = conn.compute.migrations(instance_uuid=server_id)
+    return next((m for m in found if m.status in statuses), None)
+
+
+def volume_status(conn: Connection, volume_id: str, status: str) -> Any:
+    volume = conn.block_storage.get_volume(volume_id)
+    return volume if volume.status == status else None
+
+
+@pytest.fixture
+def live_local(running_lab: LabState) -> Connection:
+    return connect(running_lab, "embedded-live-local")
+
+
+def test_cells_differ_in_driver_and_write_each_hosts_config(running_lab: LabState) -> None:
+    drivers = {}
+    for cell in ("live-local", "live-shared", "nolive-local"):
+        endpoint = running_lab.endpoint(cell)
+        assert endpoint is not None and endpoint.hosts == ("host1", "host2")
+        for host in endpoint.hosts:
+            conf = configparser.ConfigParser(interpolation=None)
+            path = running_lab.cell_dir(cell) / "hosts" / host / "etc/nova/nova-cpu.conf"
+            assert conf.read(path) == [str(path)]
+            assert conf["DEFAULT"]["host"] == host
+            drivers[cell] = conf["DEFAULT"]["compute_driver"]
+    assert drivers == {
+        "live-local": "labfake.LocalStorageLiveMigrateDriver",
+        "live-shared": "labfake.SharedStorageLiveMigrateDriver",
+        "nolive-local": "labfake.NoLiveMigrateDriver",
+    }
+
+
+def test_requests_without_the_token_are_refused(running_lab: LabState) -> None:
+    endpoint = running_lab.endpoint("live-local")
+    assert endpoint is not None
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(endpoint.compute + "/servers", timeout=5)
+    assert caught.value.code == 401
+
+
+def test_boot_and_live_migrate_over_http(live_local: Connection) -> None:
+    with booted(live_local, "lab-test-live-migrate") as server:
+        source = server.compute_host
+        live_local.compute.live_migrate_server(server, block_migration="auto")
+        record = wait_for(
+            lambda: migration(live_local, server.id, ("completed",)), what="migration completed"
+        )
+        moved = wait_for(lambda: settled(live_local, server.id, "ACTIVE"), what="ACTIVE again")
+        assert moved.compute_host != source
+        assert (record.source_compute, record.dest_compute) == (source, moved.compute_host)
+        assert record.migration_type == "live-migration"
+
+
+def test_a_volume_created_over_http_attaches_and_shows_in_use(live_local: Connection) -> None:
+    volume = live_local.block_storage.create_volume(size=1, name="lab-test-volume")
+    try:
+        wait_for(lambda: volume_status(live_local, volume.id, "available"), what="available")
+        with booted(live_local, "lab-test-volume-server") as server:
+            live_local.compute.create_volume_attachment(server, volume=volume)
+            in_use = wait_for(lambda: volume_status(live_local, volume.id, "in-use"), what="in-use")
+            assert [a["server_id"] for a in in_use.attachments] == [server.id]
+            attached = live_local.compute.volume_attachments(server)
+            assert [a.volume_id for a in attached] == [volume.id]
+            live_local.compute.delete_volume_attachment(server, volume.id)
+            wait_for(lambda: volume_status(live_local, volume.id, "available"), what="detached")
+    finally:
+        live_local.block_storage.delete_volume(volume.id, ignore_missing=True)
+
+
+def test_shared_storage_refuses_block_migration(running_lab: LabState) -> None:
+    conn = connect(running_lab, "embedded-live-shared")
+    with booted(conn, "lab-test-shared") as server:
+        with pytest.raises(exceptions.BadRequestException):
+            conn.compute.live_migrate_server(server, block_migration=True)
+        after = conn.compute.get_server(server.id)
+        assert (after.status, after.compute_host) == ("ACTIVE", server.compute_host)
+
+
+def test_a_driver_without_live_migration_cannot_live_migrate(running_lab: LabState) -> None:
+    conn = connect(running_lab, "embedded-nolive-local")
+    with booted(conn, "lab-test-nolive") as server:
+        with suppress(exceptions.HttpException):  # refused synchronously at this microversion
+            conn.compute.live_migrate_server(server, block_migration="auto")
+        failed = wait_for(
+            lambda: migration(conn, server.id, ("error", "failed")), what="migration failed"
+        )
+        assert failed.source_compute == server.compute_host
+        assert conn.compute.get_server(server.id).compute_host == server.compute_host
+
+
+def openstack_cli(state: LabState, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(state.clouds_file))
+    executable = Path(sys.executable).parent / "openstack"
+    command = [str(executable), "--os-cloud", "embedded-live-local", *args]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_openstack_cli_works_with_the_written_clouds_yaml(running_lab: LabState) -> None:
+    listed = openstack_cli(running_lab, "server", "list", "-f", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert isinstance(json.loads(listed.stdout), list)
+    created = openstack_cli(
+        running_lab, "volume", "create", "--size", "1", "lab-cli-vol", "-f", "json"
+    )
+    assert created.returncode == 0, created.stderr
+    volume = json.loads(created.stdout)
+    assert (volume["name"], volume["size"]) == ("lab-cli-vol", 1)
+    deleted = openstack_cli(running_lab, "volume", "delete", volume["id"])
+    assert deleted.returncode == 0, deleted.stderr
+
+
+def test_openstack_server_create_wait_as_the_readme_shows(running_lab: LabState) -> None:
+    created = openstack_cli(
+        running_lab,
+        *("server", "create", "--wait", "--image", IMAGE, "--flavor", "m1.tiny"),
+        *("--network", "private", "lab-cli-server", "-f", "json"),
+    )
+    assert created.returncode == 0, created.stderr
+    server = json.loads(created.stdout)
+    try:
+        assert (server["name"], server["status"]) == ("lab-cli-server", "ACTIVE")
+    finally:
+        deleted = openstack_cli(running_lab, "server", "delete", "--wait", server["id"])
+        assert deleted.returncode == 0, deleted.stderr

@@ -1,0 +1,161 @@
+"""Process control of lab cells, with a stub cell process (no Nova needed)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.lab import control
+from harness.lab.cells import CellSpec, LabConfigError, cells_from, select
+from harness.lab.state import LabState
+from harness.loading import load_matrix
+from harness.model import Provenance, Target
+from tests.conftest import SHIPPED
+
+STUB = Path(__file__).with_name("stub_cell.py")
+
+
+@pytest.fixture
+def stub_python(tmp_path: Path) -> Path:
+    """An executable that runs the stub with this interpreter, as the lab's python would run server.py."""
+    path = tmp_path / "python"
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STUB}" "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def cell(name: str = "c1", cloud: str = "embedded-c1") -> CellSpec:
+    target = Target(
+        combination="fake-live-migrate/fake-local/fake-neutron",
+        cloud=cloud,
+        name=name,
+        provenance=Provenance(kind="embedded"),
+    )
+    return CellSpec(name, target.combination, cloud, ("host1", "host2"), True, False, target)
+
+
+@pytest.fixture
+def state(tmp_path: Path):  # type: ignore[no-untyped-def]
+    lab = LabState(tmp_path / "lab")
+    yield lab
+    control.down(lab)
+
+
+def test_up_writes_clouds_yaml_and_a_valid_lab_file(state: LabState, stub_python: Path) -> None:
+    (status,) = control.up(state, [cell()], stub_python)
+    assert status.health == "up" and status.endpoint is not None
+    assert stat.S_IMODE(state.clouds_file.stat().st_mode) == 0o600
+    clouds = yaml.safe_load(state.clouds_file.read_text())["clouds"]
+    entry = clouds["embedded-c1"]
+    assert entry["auth_type"] == "admin_token"
+    assert entry["auth"]["token"] == state.token("c1")
+    assert entry["compute_endpoint_override"] == status.endpoint.compute
+    matrix = load_matrix(SHIPPED, [state.lab_file], labs_dir=False)
+    (target,) = matrix.labs["embedded"].targets
+    assert [h.root for h in target.hosts] == [  # type: ignore[union-attr]
+        str((state.cell_dir("c1") / "hosts" / h).resolve()) for h in ("host1", "host2")
+    ]
+    assert (Path(target.hosts[0].root) / "etc/nova/nova-cpu.conf").is_file()  # type: ignore[union-attr, arg-type]
+
+
+def test_up_twice_keeps_the_running_cell(state: LabState, stub_python: Path) -> None:
+    first = control.up(state, [cell()], stub_python)[0].pid
+    said: list[str] = []
+    second = control.up(state, [cell()], stub_python, progress=said.append)[0].pid
+    assert first == second
+    assert said == ["c1: already up"]
+
+
+def test_down_stops_exactly_what_up_started(state: LabState, stub_python: Path) -> None:
+    control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
+    pids = [state.pid("c1"), state.pid("c2")]
+    assert control.down(state, ["c1"]) == ["c1"]
+    assert [s.health for s in control.statuses(state)] == ["stopped", "up"]
+    assert list(yaml.safe_load(state.clouds_file.read_text())["clouds"]) == ["embedded-c2"]
+    assert control.down(state) == ["c2"]
+    assert not state.clouds_file.exists() and not state.lab_file.exists()
+    for pid in pids:
+        assert pid is not None and not Path(f"/proc/{pid}").exists()
+
+
+def test_a_pid_file_naming_another_process_is_never_signalled(state: LabState) -> None:
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        state.cell_dir("c1").mkdir(parents=True)
+        (state.cell_dir("c1") / "pid").write_text(f"{bystander.pid}\n")
+        assert control.status(state, "c1").health == "dead"
+        assert control.down(state) == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_cell_that_fails_is_reported_with_its_log_tail(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_CELL_MODE", "fail")
+    with pytest.raises(control.LabStartError) as caught:
+        control.up(state, [cell()], stub_python)
+    message = str(caught.value)
+    assert "cell 'c1' exited with status 3 while starting" in message
+    assert "RuntimeError: boom: the cell cannot start" in message
+    assert control.status(state, "c1").health == "stopped"
+
+
+def test_a_cell_that_never_answers_is_stopped_after_the_timeout(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_CELL_MODE", "hang")
+    with pytest.raises(control.LabStartError, match="cell 'c1' did not answer within 1 s"):
+        control.up(state, [cell()], stub_python, timeout=1.0)
+    assert control.statuses(state)[0].health == "stopped"
+    assert not any(str(state.cell_dir("c1").resolve()) in _cmdline(p) for p in _pids())
+
+
+def test_a_killed_cell_shows_as_dead(state: LabState, stub_python: Path) -> None:
+    (status,) = control.up(state, [cell()], stub_python)
+    assert status.pid is not None
+    os.kill(status.pid, 9)
+    control._started.pop(status.pid).wait()
+    assert control.status(state, "c1").health == "dead"
+
+
+def test_cells_follow_the_attributes_of_the_embedded_combinations() -> None:
+    matrix = load_matrix(SHIPPED)
+    found = {
+        c.name: (c.live_migration, c.shared_storage, c.hosts)
+        for c in cells_from(matrix, matrix.labs["embedded"])
+    }
+    assert found == {
+        "live-local": (True, False, ("host1", "host2")),
+        "live-shared": (True, True, ("host1", "host2")),
+        "nolive-local": (False, False, ("host1", "host2")),
+    }
+    with pytest.raises(LabConfigError, match="unknown cell 'live-locl'; did you mean 'live-local'"):
+        select(cells_from(matrix, matrix.labs["embedded"]), ("live-locl",))
+
+
+def test_real_combinations_cannot_be_lab_cells() -> None:
+    matrix = load_matrix(SHIPPED)
+    with pytest.raises(LabConfigError, match="is not an embedded combination"):
+        cells_from(matrix, matrix.labs["example-devstack"])
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
