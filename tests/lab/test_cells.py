@@ -172,3 +172,58 @@ def test_openstack_server_create_wait_as_the_readme_shows(running_lab: LabState)
     finally:
         deleted = openstack_cli(running_lab, "server", "delete", "--wait", server["id"])
         assert deleted.returncode == 0, deleted.stderr
+
+
+def test_a_snapshot_appears_in_the_image_api(live_local: Connection) -> None:
+    with booted(live_local, "lab-test-snapshot") as server:
+        image = live_local.compute.create_server_image(server, name="lab-test-snap", wait=False)
+        try:
+            active = wait_for(
+                lambda: (i := live_local.image.get_image(image.id)).status == "active" and i,
+                what="snapshot image active",
+            )
+            assert active.name == "lab-test-snap"
+            assert image.id in [i.id for i in live_local.image.images()]
+        finally:
+            live_local.image.delete_image(image.id, ignore_missing=True)
+        with pytest.raises(exceptions.NotFoundException):
+            live_local.image.get_image(image.id)
+
+
+def test_an_attached_volume_can_be_extended(live_local: Connection) -> None:
+    volume = live_local.block_storage.create_volume(size=1, name="lab-test-extend")
+    try:
+        wait_for(lambda: volume_status(live_local, volume.id, "available"), what="available")
+        with booted(live_local, "lab-test-extend-server") as server:
+            live_local.compute.create_volume_attachment(server, volume=volume)
+            wait_for(lambda: volume_status(live_local, volume.id, "in-use"), what="in-use")
+            live_local.block_storage.extend_volume(volume, 2)
+            grown = wait_for(
+                lambda: (v := live_local.block_storage.get_volume(volume.id)).size == 2 and v,
+                what="size 2",
+            )
+            assert grown.status == "in-use"
+            live_local.compute.delete_volume_attachment(server, volume.id)
+            wait_for(lambda: volume_status(live_local, volume.id, "available"), what="detached")
+    finally:
+        live_local.block_storage.delete_volume(volume.id, ignore_missing=True)
+
+
+def test_interface_attach_creates_a_port_the_network_api_lists(live_local: Connection) -> None:
+    network = live_local.network.find_network("private", ignore_missing=False)
+    with booted(live_local, "lab-test-interface") as server:
+        before = {p.id for p in live_local.network.ports(device_id=server.id)}
+        attached = live_local.compute.create_server_interface(server, net_id=network.id)
+        ports = wait_for(
+            lambda: {p.id for p in live_local.network.ports(device_id=server.id)} - before,
+            what="a new port on the server",
+        )
+        assert ports == {attached.port_id}
+        live_local.compute.delete_server_interface(attached, server=server)
+        wait_for(
+            lambda: (
+                attached.port_id
+                not in {i.port_id for i in live_local.compute.server_interfaces(server)}
+            ),
+            what="the interface detached",
+        )
