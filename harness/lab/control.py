@@ -63,15 +63,22 @@ def up(
 
     failures = []
     deadline = time.monotonic() + timeout
-    for name, process in waiting.items():
-        problem = _wait_ready(state, name, process, deadline, timeout)
-        if problem:
-            failures.append(f"cell '{name}' {problem}; the end of its log:\n{state.log_tail(name)}")
+    try:
+        for name, process in waiting.items():
+            problem = _wait_ready(state, name, process, deadline, timeout)
+            if problem:
+                log = state.log_tail(name)
+                failures.append(f"cell '{name}' {problem}; the end of its log:\n{log}")
+                stop(state, name)
+            else:
+                endpoint = state.endpoint(name)
+                assert endpoint is not None
+                progress(f"{name}: up in {endpoint.ready_seconds:.1f} s at {endpoint.url}")
+    except KeyboardInterrupt:
+        for name in waiting:  # interrupted: leave nothing half-started behind
             stop(state, name)
-        else:
-            endpoint = state.endpoint(name)
-            assert endpoint is not None
-            progress(f"{name}: up in {endpoint.ready_seconds:.1f} s at {endpoint.url}")
+        state.write_client_files(s.name for s in statuses(state) if s.health == "up")
+        raise
 
     running = [s.name for s in statuses(state) if s.health == "up"]
     state.write_client_files(running)

@@ -159,3 +159,18 @@ def _cmdline(pid: int) -> str:
         )
     except OSError:
         return ""
+
+
+def test_interrupting_up_stops_the_cells_it_started(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_CELL_MODE", "hang")
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(control, "_wait_ready", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
+    assert [s.health for s in control.statuses(state)] == ["stopped", "stopped"]
+    assert not any(str(state.root.resolve()) in _cmdline(p) for p in _pids())
