@@ -55,6 +55,27 @@ def volume_status(conn: Connection, volume_id: str, status: str) -> Any:
     return volume if volume.status == status else None
 
 
+@contextmanager
+def available_volume(conn: Connection, name: str) -> Iterator[Any]:
+    """A 1 GB volume created through the volume API, available; deleted afterwards."""
+    volume = conn.block_storage.create_volume(size=1, name=name)
+    try:
+        yield wait_for(lambda: volume_status(conn, volume.id, "available"), what="available")
+    finally:
+        conn.block_storage.delete_volume(volume.id, ignore_missing=True)
+
+
+def attach(conn: Connection, server: Server, volume: Any) -> Any:
+    """Attach through Nova; the volume API must then say in-use."""
+    conn.compute.create_volume_attachment(server, volume=volume)
+    return wait_for(lambda: volume_status(conn, volume.id, "in-use"), what="in-use")
+
+
+def detach(conn: Connection, server: Server, volume: Any) -> Any:
+    conn.compute.delete_volume_attachment(server, volume.id)
+    return wait_for(lambda: volume_status(conn, volume.id, "available"), what="detached")
+
+
 @pytest.fixture
 def live_local(running_lab: LabState) -> Connection:
     return connect(running_lab, "embedded-live-local")
@@ -100,19 +121,15 @@ def test_boot_and_live_migrate_over_http(live_local: Connection) -> None:
 
 
 def test_a_volume_created_over_http_attaches_and_shows_in_use(live_local: Connection) -> None:
-    volume = live_local.block_storage.create_volume(size=1, name="lab-test-volume")
-    try:
-        wait_for(lambda: volume_status(live_local, volume.id, "available"), what="available")
-        with booted(live_local, "lab-test-volume-server") as server:
-            live_local.compute.create_volume_attachment(server, volume=volume)
-            in_use = wait_for(lambda: volume_status(live_local, volume.id, "in-use"), what="in-use")
-            assert [a["server_id"] for a in in_use.attachments] == [server.id]
-            attached = live_local.compute.volume_attachments(server)
-            assert [a.volume_id for a in attached] == [volume.id]
-            live_local.compute.delete_volume_attachment(server, volume.id)
-            wait_for(lambda: volume_status(live_local, volume.id, "available"), what="detached")
-    finally:
-        live_local.block_storage.delete_volume(volume.id, ignore_missing=True)
+    with (
+        available_volume(live_local, "lab-test-volume") as volume,
+        booted(live_local, "lab-test-volume-server") as server,
+    ):
+        in_use = attach(live_local, server, volume)
+        assert [a["server_id"] for a in in_use.attachments] == [server.id]
+        attached = live_local.compute.volume_attachments(server)
+        assert [a.volume_id for a in attached] == [volume.id]
+        assert detach(live_local, server, volume).attachments == []
 
 
 def test_shared_storage_refuses_block_migration(running_lab: LabState) -> None:
@@ -191,22 +208,18 @@ def test_a_snapshot_appears_in_the_image_api(live_local: Connection) -> None:
 
 
 def test_an_attached_volume_can_be_extended(live_local: Connection) -> None:
-    volume = live_local.block_storage.create_volume(size=1, name="lab-test-extend")
-    try:
-        wait_for(lambda: volume_status(live_local, volume.id, "available"), what="available")
-        with booted(live_local, "lab-test-extend-server") as server:
-            live_local.compute.create_volume_attachment(server, volume=volume)
-            wait_for(lambda: volume_status(live_local, volume.id, "in-use"), what="in-use")
-            live_local.block_storage.extend_volume(volume, 2)
-            grown = wait_for(
-                lambda: (v := live_local.block_storage.get_volume(volume.id)).size == 2 and v,
-                what="size 2",
-            )
-            assert grown.status == "in-use"
-            live_local.compute.delete_volume_attachment(server, volume.id)
-            wait_for(lambda: volume_status(live_local, volume.id, "available"), what="detached")
-    finally:
-        live_local.block_storage.delete_volume(volume.id, ignore_missing=True)
+    with (
+        available_volume(live_local, "lab-test-extend") as volume,
+        booted(live_local, "lab-test-extend-server") as server,
+    ):
+        attach(live_local, server, volume)
+        live_local.block_storage.extend_volume(volume, 2)
+        grown = wait_for(
+            lambda: (v := live_local.block_storage.get_volume(volume.id)).size == 2 and v,
+            what="size 2",
+        )
+        assert grown.status == "in-use"
+        detach(live_local, server, volume)
 
 
 def test_interface_attach_creates_a_port_the_network_api_lists(live_local: Connection) -> None:
