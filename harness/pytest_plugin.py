@@ -1,20 +1,40 @@
 """The harness's pytest plugin (registered through the `pytest11` entry point).
 
-For now it gives tests the checked declarations; the scenario fixtures (cloud, target,
-hosts, cleanup) build on it. A broken matrix stops the session with the located problems
-instead of failing every test that uses it.
+`pytest scenarios/ --lab LAB --combination ID` runs the scenarios of the features the matrix
+declares against that lab target; `matrix run` drives the same thing. Scenarios are plain
+tests marked `@pytest.mark.feature("id")`; the plugin skips them, in a category, when the
+combination cannot do the feature by design (not-applicable), the target lacks something
+(not-configured) or a known bug is flagged; and it gives them fixtures: `cloud`, `target`,
+`hosts`, `wait`, `cleanup`, `make`, `run_id`. Each report carries the feature, combination,
+run id, skip category and API request count as user properties (they reach JUnit XML).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.loading import load_matrix
 from harness.matrix import Matrix
-from harness.problems import DeclarationError
+from harness.model import Host, Requires, Target
+from harness.problems import DeclarationError, unknown
+from harness.scenario import skips
+from harness.scenario.accounting import RequestLog, attach
+from harness.scenario.cleanup import Cleanup
+from harness.scenario.resources import Resources
+from harness.scenario.target import TargetContext, TargetSelectionError, resolve
+from harness.scenario.waiters import Waiter
+
+CONTEXT = pytest.StashKey[TargetContext]()
+RUN_ID = pytest.StashKey[str]()
+REQUESTS_BEFORE = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,14 +44,287 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("MATRIX_DIR", "matrix"),
         help="directory of matrix declarations (default: $MATRIX_DIR or ./matrix)",
     )
+    group.addoption("--lab", help="lab file whose target the scenarios run against")
+    group.addoption("--combination", help="the lab target realising this combination")
+    group.addoption("--target", dest="matrix_target", help="the lab target with this name")
+    group.addoption("--run-id", help="id that names and tags every resource (default: new)")
+    group.addoption(
+        "--feature",
+        action="append",
+        dest="matrix_features",
+        default=[],
+        help="only scenarios of this feature (repeatable)",
+    )
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "feature(id): the matrix feature this scenario proves")
+    config.addinivalue_line(
+        "markers",
+        "requires(computes=N, flavor_alt=, volume=, multiattach=, destructive=): "
+        "needs beyond the feature's declared ones",
+    )
+    lab = config.getoption("lab")
+    if not lab:
+        return
+    try:
+        config.stash[CONTEXT] = resolve(
+            Path(config.getoption("matrix_dir")),
+            Path(lab),
+            config.getoption("combination"),
+            config.getoption("matrix_target"),
+        )
+    except (DeclarationError, TargetSelectionError) as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[RUN_ID] = config.getoption("run_id") or new_run_id()
+
+
+def feature_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("feature")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the scenarios of declared features (and of --feature, when given)."""
+    if CONTEXT not in config.stash:
+        if any(feature_of(i) for i in items) and not config.getoption("lab"):
+            for item in items:
+                if feature_of(item):
+                    item.add_marker(pytest.mark.skip(reason="scenarios need --lab"))
+        return
+    context = config.stash[CONTEXT]
+    declared = context.matrix.features
+    wanted = set(config.getoption("matrix_features"))
+    for feature in wanted - set(declared):
+        raise pytest.UsageError(unknown("feature", feature, list(declared)) + " (--feature)")
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        feature = feature_of(item)
+        if feature is not None and feature not in declared:
+            raise pytest.UsageError(
+                f"{item.nodeid}: {unknown('feature', feature, list(declared))} "
+                "(declare it in features.yaml)"
+            )
+        (deselected if wanted and feature not in wanted else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+# --- fixtures -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def matrix(pytestconfig: pytest.Config) -> Matrix:
     """The declarations, loaded and checked once per session."""
+    if CONTEXT in pytestconfig.stash:
+        return pytestconfig.stash[CONTEXT].matrix
     root = Path(pytestconfig.getoption("matrix_dir"))
     try:
         return load_matrix(root)
     except DeclarationError as error:
         message = f"invalid matrix declarations in {root}:\n{error}"
         pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def target_context(pytestconfig: pytest.Config) -> TargetContext:
+    if CONTEXT not in pytestconfig.stash:
+        pytest.fail("scenarios need a lab target: pass --lab FILE (and --combination or --target)")
+    return pytestconfig.stash[CONTEXT]
+
+
+@pytest.fixture(scope="session")
+def target(target_context: TargetContext) -> Target:
+    """The lab entry: cloud, image, flavors, network, timeouts, destructive or not."""
+    return target_context.target
+
+
+@pytest.fixture(scope="session")
+def run_id(pytestconfig: pytest.Config, target_context: TargetContext) -> str:
+    return pytestconfig.stash[RUN_ID]
+
+
+@dataclass
+class CloudSession:
+    connection: Any
+    requests: RequestLog
+
+
+@pytest.fixture(scope="session")
+def _cloud_session(target_context: TargetContext) -> Iterator[CloudSession]:
+    import openstack
+    from openstack.config import OpenStackConfig
+
+    clouds_yaml = target_context.clouds_yaml
+    files = [str(clouds_yaml)] if clouds_yaml else None
+    region = OpenStackConfig(config_files=files).get_one(cloud=target_context.target.cloud)
+    connection = openstack.connection.Connection(config=region)
+    try:
+        yield CloudSession(connection, attach(connection))
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def cloud(_cloud_session: CloudSession) -> Any:
+    """An openstacksdk Connection to the target's cloud, from clouds.yaml."""
+    return _cloud_session.connection
+
+
+@pytest.fixture(scope="session")
+def api_requests(_cloud_session: CloudSession) -> RequestLog:
+    return _cloud_session.requests
+
+
+@dataclass(frozen=True)
+class TargetHost:
+    """A testinfra host with the roles and file root the lab declares for it."""
+
+    spec: str
+    roles: tuple[str, ...]
+    root: str | None
+    host: Any
+
+    def path(self, path: str) -> str:
+        return f"{self.root.rstrip('/')}{path}" if self.root else path
+
+
+@pytest.fixture(scope="session")
+def hosts(target: Target) -> list[TargetHost]:
+    """The target's hosts as testinfra sees them (empty when the lab declares none)."""
+    import testinfra
+
+    found = []
+    for entry in target.hosts:
+        host = entry if isinstance(entry, Host) else Host(spec=entry)
+        found.append(
+            TargetHost(host.spec, tuple(host.roles), host.root, testinfra.get_host(host.spec))
+        )
+    return found
+
+
+@pytest.fixture
+def wait(cloud: Any, target: Target, api_requests: RequestLog) -> Waiter:
+    return Waiter(cloud, target.timeouts, api_requests)
+
+
+@pytest.fixture
+def cleanup() -> Iterator[Cleanup]:
+    """Undo registered actions newest first, after the scenario, whatever its outcome."""
+    registry = Cleanup()
+    yield registry
+    registry.run()
+
+
+@pytest.fixture
+def make(
+    request: pytest.FixtureRequest,
+    cloud: Any,
+    target: Target,
+    run_id: str,
+    cleanup: Cleanup,
+    wait: Waiter,
+) -> Resources:
+    return Resources(cloud, target, run_id, request.node.name, cleanup, wait)
+
+
+@pytest.fixture(autouse=True)
+def _feature_gate(request: pytest.FixtureRequest) -> None:
+    """Skip, in a category, scenarios this combination or target cannot run."""
+    feature_id = feature_of(request.node)
+    if feature_id is None:
+        return
+    context: TargetContext = request.getfixturevalue("target_context")
+    verdict = context.verdicts[feature_id]
+    if not verdict.applicable:
+        skips.not_applicable(verdict.why or "declared not applicable")
+    for flag in verdict.flags:
+        skips.flagged(flag.why, flag.bug)
+    marker = request.node.get_closest_marker("requires")
+    declared = context.matrix.features[feature_id].requires
+    needs = declared.model_copy(update=dict(marker.kwargs) if marker else {})
+    check_requirements(needs, context.target, request)
+
+
+def check_requirements(needs: Requires, target: Target, request: pytest.FixtureRequest) -> None:
+    if needs.destructive and not target.destructive:
+        skips.not_configured("destructive scenarios are off for this target (destructive: false)")
+    if needs.flavor_alt and not target.flavor_alt:
+        skips.not_configured("the target declares no flavor_alt")
+    cloud = request.getfixturevalue("cloud")
+    if needs.computes > 1:
+        up = [
+            s
+            for s in cloud.compute.services(binary="nova-compute")
+            if s.state == "up" and s.status == "enabled"
+        ]
+        if len(up) < needs.computes:
+            skips.not_configured(
+                f"needs {needs.computes} compute hosts up; the target has {len(up)}"
+            )
+    if (needs.volume or needs.multiattach) and not cloud.endpoint_for("block-storage"):
+        skips.not_configured("the target has no block-storage service")
+    if needs.multiattach and not any(
+        "multiattach" in str(t.extra_specs) for t in cloud.block_storage.types()
+    ):
+        skips.not_configured("the target has no multiattach volume type")
+
+
+# --- reporting ---------------------------------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    feature = feature_of(item)
+    config = item.config
+    if feature is None or CONTEXT not in config.stash:
+        return
+    context = config.stash[CONTEXT]
+    item.user_properties += [
+        ("feature", feature),
+        ("combination", context.combination.id),
+        ("target", context.target.target_name),
+        ("run_id", config.stash[RUN_ID]),
+        ("microversion", context.matrix.features[feature].microversion or ""),
+    ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if feature_of(item) is None:
+        return report
+    if report.skipped:
+        error = call.excinfo.value if call.excinfo else None
+        category = (
+            error.category if isinstance(error, skips.CategorisedSkip) else skips.UNCATEGORISED
+        )
+        report.user_properties.append(("skip_category", category))
+    if report.when == "teardown":
+        requests = _requests_of(item)
+        if requests is not None:
+            report.user_properties.append(("api_requests", requests))
+    return report
+
+
+def _requests_of(item: pytest.Item) -> int | None:
+    before = item.stash.get(REQUESTS_BEFORE, None)
+    log = getattr(item.config, "_matrix_requests", None)
+    return None if before is None or log is None else log.count - before
+
+
+@pytest.fixture(autouse=True)
+def _count_requests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Remember how many API requests the session had made when this scenario began."""
+    if feature_of(request.node) is None or CONTEXT not in request.config.stash:
+        yield
+        return
+    log: RequestLog = request.getfixturevalue("api_requests")
+    request.config._matrix_requests = log  # type: ignore[attr-defined]
+    request.node.stash[REQUESTS_BEFORE] = log.count
+    yield

@@ -1,0 +1,130 @@
+"""Create the resources a scenario needs: named and tagged with the run id, registered for
+cleanup the moment they exist, and waited on until usable.
+
+A scenario touches only what it made here; the target's image, flavors and network are read,
+never changed. `matrix cleanup` (and the tests) find leftovers by the `matrix_run` tag.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.model import Target
+from harness.scenario.cleanup import Cleanup
+from harness.scenario.skips import not_configured
+from harness.scenario.waiters import Waiter
+
+RUN_TAG = "matrix_run"
+NAME_PREFIX = "matrix"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+class Resources:
+    def __init__(
+        self, conn: Any, target: Target, run_id: str, test_name: str, cleanup: Cleanup, wait: Waiter
+    ) -> None:
+        self.conn = conn
+        self.target = target
+        self.run_id = run_id
+        self.cleanup = cleanup
+        self.wait = wait
+        self.prefix = f"{NAME_PREFIX}-{run_id}-{slug(test_name)}"
+        self._count = 0
+
+    @property
+    def tag(self) -> dict[str, str]:
+        return {RUN_TAG: self.run_id}
+
+    def name(self, kind: str) -> str:
+        self._count += 1
+        return f"{self.prefix}-{kind}{self._count}"
+
+    # --- what the target provides (read only) -------------------------------------------
+
+    def flavor(self, alt: bool = False) -> Any:
+        wanted = self.target.flavor_alt if alt else self.target.flavor
+        if not wanted:
+            not_configured(f"the target declares no {'flavor_alt' if alt else 'flavor'}")
+        flavor = self.conn.compute.find_flavor(wanted, ignore_missing=True)
+        if flavor is None:
+            not_configured(f"flavor '{wanted}' does not exist on the target")
+        return flavor
+
+    def image(self) -> Any:
+        if not self.target.image:
+            not_configured("the target declares no image")
+        image = self.conn.image.find_image(self.target.image, ignore_missing=True)
+        if image is None:
+            not_configured(f"image '{self.target.image}' does not exist on the target")
+        return image
+
+    def network(self) -> Any:
+        if not self.target.network:
+            not_configured("the target declares no network")
+        network = self.conn.network.find_network(self.target.network, ignore_missing=True)
+        if network is None:
+            not_configured(f"network '{self.target.network}' does not exist on the target")
+        return network
+
+    # --- what the scenario creates --------------------------------------------------------
+
+    def server(self, *, wait: bool = True, flavor: Any = None, **extra: Any) -> Any:
+        """Boot a server from the target's image on its network (unless `extra` says otherwise)."""
+        if "block_device_mapping" not in extra and "image_id" not in extra:
+            extra["image_id"] = self.image().id
+        if "networks" not in extra:
+            extra["networks"] = [{"uuid": self.network().id}]
+        server = self.conn.compute.create_server(
+            name=self.name("server"),
+            flavor_id=(flavor or self.flavor()).id,
+            metadata=dict(self.tag),
+            **extra,
+        )
+        self.cleanup.add(f"server {server.id}", lambda: self._delete_server(server.id))
+        return self.wait.server(server.id) if wait else server
+
+    def _delete_server(self, server_id: str) -> None:
+        self.conn.compute.delete_server(server_id, ignore_missing=True)
+        self.wait.gone(server_id)
+
+    def volume(self, size: int = 1, *, wait: bool = True, **extra: Any) -> Any:
+        volume = self.conn.block_storage.create_volume(
+            size=size, name=self.name("volume"), metadata=dict(self.tag), **extra
+        )
+        self.cleanup.add(f"volume {volume.id}", lambda: self._delete_volume(volume.id))
+        return self.wait.volume(volume.id) if wait else volume
+
+    def _delete_volume(self, volume_id: str) -> None:
+        volume = self.conn.block_storage.find_volume(volume_id, ignore_missing=True)
+        if volume is None:
+            return
+        if volume.status == "in-use":  # its server is gone; let the detach settle
+            self.wait.volume(volume_id, "available")
+        self.conn.block_storage.delete_volume(volume_id, ignore_missing=True)
+
+    def port(self, network: Any = None) -> Any:
+        port = self.conn.network.create_port(
+            network_id=(network or self.network()).id,
+            name=self.name("port"),
+            description=f"{RUN_TAG}={self.run_id}",
+        )
+        self.cleanup.add(f"port {port.id}", lambda: self.conn.network.delete_port(port.id))
+        return port
+
+    def snapshot(self, server: Any, *, wait: bool = True) -> Any:
+        """An image of the server, deleted afterwards (also when the wait fails)."""
+        image = self.conn.compute.create_server_image(
+            server, name=self.name("image"), metadata=dict(self.tag), wait=False
+        )
+        self.adopt_image(image.id)
+        return self.wait.image(image.id) if wait else image
+
+    def adopt_image(self, image_id: str) -> None:
+        """Images that Nova makes on the scenario's behalf (shelve) are cleaned up too."""
+        self.cleanup.add(
+            f"image {image_id}", lambda: self.conn.image.delete_image(image_id, ignore_missing=True)
+        )

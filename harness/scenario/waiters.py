@@ -1,0 +1,166 @@
+"""Wait on the right thing: status and task state together, migration records, images, volumes.
+
+Polls start short (0.1 s, so fast clouds are not slowed down) and back off to a cap of 2 s, so
+slow operations cost few requests. Each wait has a per-target timeout by kind. On timeout or
+on an unexpected ERROR the failure says what the server was doing: status, task state, fault,
+and the request id of the last call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from harness.model import Timeouts
+from harness.scenario.accounting import RequestLog
+
+T = TypeVar("T")
+
+FIRST_INTERVAL = 0.1
+MAX_INTERVAL = 2.0
+BACKOFF = 1.5
+
+
+class WaitFailed(AssertionError):
+    """A wait ended in a state the scenario did not want, or never ended."""
+
+
+@dataclass
+class Poll:
+    """The polling schedule; separate so tests can count and time it."""
+
+    first: float = FIRST_INTERVAL
+    cap: float = MAX_INTERVAL
+    factor: float = BACKOFF
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def until(
+        self, probe: Callable[[], T | None], timeout: float, describe: Callable[[], str]
+    ) -> T:
+        deadline = self.clock() + timeout
+        interval = self.first
+        while True:
+            result = probe()
+            if result is not None:
+                return result
+            if self.clock() >= deadline:
+                raise WaitFailed(f"timed out after {timeout:g} s: {describe()}")
+            self.sleep(min(interval, max(deadline - self.clock(), 0.0)))
+            interval = min(interval * self.factor, self.cap)
+
+
+def _fault(server: Any) -> str:
+    fault = getattr(server, "fault", None) or {}
+    message = fault.get("message") if isinstance(fault, dict) else None
+    return f", fault {message!r}" if message else ""
+
+
+def describe_server(server: Any) -> str:
+    return (
+        f"server {server.id} status {server.status}, task state {server.task_state}{_fault(server)}"
+    )
+
+
+class Waiter:
+    """Waits against one cloud, with one target's timeouts."""
+
+    def __init__(
+        self, conn: Any, timeouts: Timeouts, requests: RequestLog, poll: Poll | None = None
+    ) -> None:
+        self.conn = conn
+        self.timeouts = timeouts
+        self.requests = requests
+        self.poll = poll or Poll()
+
+    def timeout(self, kind: str) -> float:
+        value = getattr(self.timeouts, kind, None)
+        return float(value if value is not None else self.timeouts.default)
+
+    def _context(self) -> str:
+        rid = self.requests.last_request_id
+        return f" (last request id {rid})" if rid else ""
+
+    def until(self, probe: Callable[[], T | None], what: str, kind: str = "default") -> T:
+        return self.poll.until(probe, self.timeout(kind), lambda: what + self._context())
+
+    def server(
+        self,
+        server_id: str,
+        status: str = "ACTIVE",
+        *,
+        kind: str = "boot",
+        allow_error: bool = False,
+    ) -> Any:
+        """Wait until the server has `status` and no task state (an action is truly over)."""
+        last: list[Any] = []
+
+        def probe() -> Any:
+            server = self.conn.compute.get_server(server_id)
+            last[:] = [server]
+            if server.status == status and server.task_state is None:
+                return server
+            if server.status == "ERROR" and status != "ERROR" and not allow_error:
+                raise WaitFailed(
+                    f"{describe_server(server)} while waiting for {status}{self._context()}"
+                )
+            return None
+
+        def describe() -> str:
+            state = describe_server(last[0]) if last else f"server {server_id}"
+            return f"{state}, waiting for {status} with no task state{self._context()}"
+
+        return self.poll.until(probe, self.timeout(kind), describe)
+
+    def server_passes(
+        self, server_id: str, statuses: Iterable[str], *, kind: str = "default"
+    ) -> Any:
+        """Wait until the server reaches any of `statuses` (task state may still be set)."""
+        wanted = set(statuses)
+        return self.until(
+            lambda: s if (s := self.conn.compute.get_server(server_id)).status in wanted else None,
+            f"server {server_id} to reach {sorted(wanted)}",
+            kind,
+        )
+
+    def gone(self, server_id: str) -> None:
+        def probe() -> bool | None:
+            return (
+                True
+                if self.conn.compute.find_server(server_id, ignore_missing=True) is None
+                else None
+            )
+
+        self.until(probe, f"server {server_id} to be deleted")
+
+    def migration(
+        self, server_id: str, statuses: Iterable[str] = ("completed",), *, kind: str = "migration"
+    ) -> Any:
+        """The migration record reaches a final status; it can lag the server's own state."""
+        wanted = set(statuses)
+
+        def probe() -> Any:
+            found = list(self.conn.compute.migrations(instance_uuid=server_id))
+            return next((m for m in found if m.status in wanted), None)
+
+        return self.until(probe, f"a migration of {server_id} to be {sorted(wanted)}", kind)
+
+    def image(self, image_id: str, status: str = "active") -> Any:
+        def probe() -> Any:
+            image = self.conn.image.get_image(image_id)
+            if image.status in ("killed", "deleted") and status not in ("killed", "deleted"):
+                raise WaitFailed(f"image {image_id} is {image.status}{self._context()}")
+            return image if image.status == status else None
+
+        return self.until(probe, f"image {image_id} to be {status}", "snapshot")
+
+    def volume(self, volume_id: str, status: str = "available") -> Any:
+        def probe() -> Any:
+            volume = self.conn.block_storage.get_volume(volume_id)
+            if volume.status.startswith("error") and not status.startswith("error"):
+                raise WaitFailed(f"volume {volume_id} is {volume.status}{self._context()}")
+            return volume if volume.status == status else None
+
+        return self.until(probe, f"volume {volume_id} to be {status}", "volume")

@@ -1,0 +1,5 @@
+"""Scenarios get their fixtures from the harness plugin (harness.pytest_plugin): cloud, target,
+hosts, wait, cleanup, make, run_id. Run them with:
+
+    pytest scenarios/ --lab .lab/lab.yaml --combination fake-live-migrate/fake-local/fake-neutron
+"""
