@@ -34,6 +34,7 @@ from harness.scenario.waiters import Waiter
 
 CONTEXT = pytest.StashKey[TargetContext]()
 RUN_ID = pytest.StashKey[str]()
+REQUESTS = pytest.StashKey[RequestLog]()
 REQUESTS_BEFORE = pytest.StashKey[int]()
 
 
@@ -81,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (DeclarationError, TargetSelectionError) as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[RUN_ID] = config.getoption("run_id") or new_run_id()
+    config.stash[REQUESTS] = RequestLog()  # filled once a scenario connects to the cloud
 
 
 def feature_of(item: pytest.Item) -> str | None:
@@ -157,7 +159,9 @@ class CloudSession:
 
 
 @pytest.fixture(scope="session")
-def _cloud_session(target_context: TargetContext) -> Iterator[CloudSession]:
+def _cloud_session(
+    pytestconfig: pytest.Config, target_context: TargetContext
+) -> Iterator[CloudSession]:
     import openstack
     from openstack.config import OpenStackConfig
 
@@ -166,7 +170,7 @@ def _cloud_session(target_context: TargetContext) -> Iterator[CloudSession]:
     region = OpenStackConfig(config_files=files).get_one(cloud=target_context.target.cloud)
     connection = openstack.connection.Connection(config=region)
     try:
-        yield CloudSession(connection, attach(connection))
+        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]))
     finally:
         connection.close()
 
@@ -257,6 +261,8 @@ def check_requirements(needs: Requires, target: Target, request: pytest.FixtureR
         skips.not_configured("destructive scenarios are off for this target (destructive: false)")
     if needs.flavor_alt and not target.flavor_alt:
         skips.not_configured("the target declares no flavor_alt")
+    if needs.computes <= 1 and not (needs.volume or needs.multiattach):
+        return  # nothing left that needs asking the cloud
     cloud = request.getfixturevalue("cloud")
     if needs.computes > 1:
         up = [
@@ -301,10 +307,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if report.skipped:
         error = call.excinfo.value if call.excinfo else None
-        category = (
-            error.category if isinstance(error, skips.CategorisedSkip) else skips.UNCATEGORISED
-        )
-        report.user_properties.append(("skip_category", category))
+        category = skips.category_of(error) or skips.UNCATEGORISED
+        item.user_properties.append(("skip_category", category))  # JUnit reads the teardown's
+        if report.user_properties is not item.user_properties:
+            report.user_properties.append(("skip_category", category))
     if report.when == "teardown":
         requests = _requests_of(item)
         if requests is not None:
@@ -314,17 +320,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _requests_of(item: pytest.Item) -> int | None:
     before = item.stash.get(REQUESTS_BEFORE, None)
-    log = getattr(item.config, "_matrix_requests", None)
+    log = item.config.stash.get(REQUESTS, None)
     return None if before is None or log is None else log.count - before
 
 
-@pytest.fixture(autouse=True)
-def _count_requests(request: pytest.FixtureRequest) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> None:
     """Remember how many API requests the session had made when this scenario began."""
-    if feature_of(request.node) is None or CONTEXT not in request.config.stash:
-        yield
-        return
-    log: RequestLog = request.getfixturevalue("api_requests")
-    request.config._matrix_requests = log  # type: ignore[attr-defined]
-    request.node.stash[REQUESTS_BEFORE] = log.count
-    yield
+    if feature_of(item) is not None and REQUESTS in item.config.stash:
+        item.stash.setdefault(REQUESTS_BEFORE, item.config.stash[REQUESTS].count)

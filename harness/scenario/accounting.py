@@ -28,8 +28,8 @@ class RequestLog:
         return response
 
 
-def attach(connection: Any) -> RequestLog:
-    """Hook the connection's HTTP session so every response is counted."""
-    log = RequestLog()
+def attach(connection: Any, log: RequestLog | None = None) -> RequestLog:
+    """Hook the connection's HTTP session so every response is counted (into `log`)."""
+    log = log if log is not None else RequestLog()
     connection.session.session.hooks["response"].append(log.record)
     return log

@@ -17,24 +17,33 @@ UNCATEGORISED = "uncategorised"
 CATEGORIES = (NOT_APPLICABLE, NOT_CONFIGURED, FLAGGED)
 
 
-class CategorisedSkip(pytest.skip.Exception):  # type: ignore[name-defined,misc]
-    """pytest's skip, carrying its category for the report."""
+def skip(category: str, reason: str) -> NoReturn:
+    """pytest's own skip (so reports read as usual), carrying its category for the record."""
+    __tracebackhide__ = True  # report the scenario's line, not this helper's
+    error = pytest.skip.Exception(f"[{category}] {reason}")
+    error.category = category  # type: ignore[attr-defined]
+    raise error
 
-    def __init__(self, category: str, reason: str) -> None:
-        super().__init__(f"[{category}] {reason}", allow_module_level=False)
-        self.category = category
-        self.reason = reason
+
+def category_of(error: BaseException | None) -> str | None:
+    """The category of a skip raised by this module, `uncategorised` for any other skip."""
+    if not isinstance(error, pytest.skip.Exception):
+        return None
+    return str(getattr(error, "category", UNCATEGORISED))
 
 
 def not_applicable(reason: str) -> NoReturn:
     """By design: a declared not_applicable rule, or Nova's documented by-design refusal."""
-    raise CategorisedSkip(NOT_APPLICABLE, reason)
+    __tracebackhide__ = True
+    skip(NOT_APPLICABLE, reason)
 
 
 def not_configured(reason: str) -> NoReturn:
     """The target lacks something the scenario needs; a better-equipped target could run it."""
-    raise CategorisedSkip(NOT_CONFIGURED, reason)
+    __tracebackhide__ = True
+    skip(NOT_CONFIGURED, reason)
 
 
 def flagged(reason: str, bug: str) -> NoReturn:
-    raise CategorisedSkip(FLAGGED, f"{reason} ({bug})")
+    __tracebackhide__ = True
+    skip(FLAGGED, f"{reason} ({bug})")

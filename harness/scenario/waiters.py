@@ -147,6 +147,36 @@ class Waiter:
 
         return self.until(probe, f"a migration of {server_id} to be {sorted(wanted)}", kind)
 
+    def action(
+        self, server_id: str, name: str, *, kind: str = "default", require_success: bool = True
+    ) -> Any:
+        """Nova's newest instance action on the server, once every event of it has finished.
+
+        Fails unless it is the action named and (unless `require_success` is false, for
+        scenarios that read a refusal from the events) every event succeeded: a scenario
+        proves the operation happened on the compute host, not merely that the API took it.
+        """
+
+        def probe() -> Any:
+            newest = next(iter(self.conn.compute.server_actions(server_id)), None)
+            if newest is None:
+                return None
+            action = self.conn.compute.get_server_action(newest.request_id, server_id)
+            return action if all(e.finish_time for e in action.events or []) else None
+
+        action = self.until(probe, f"the newest action of server {server_id} to finish", kind)
+        if action.action != name:
+            raise WaitFailed(
+                f"the newest action of server {server_id} is {action.action!r}, not {name!r}"
+            )
+        results = [(e.event, e.result) for e in action.events or []]
+        failed = action.message or any(result != "Success" for _, result in results)
+        if require_success and failed:
+            raise WaitFailed(
+                f"action {name} of server {server_id} did not succeed: {action.message!r} {results}"
+            )
+        return action
+
     def image(self, image_id: str, status: str = "active") -> Any:
         def probe() -> Any:
             image = self.conn.image.get_image(image_id)

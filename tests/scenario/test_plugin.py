@@ -1,0 +1,192 @@
+"""The scenario plugin: selection by feature, skip categories in reports, cleanup on every outcome.
+
+Runs pytest in a subprocess (pytester) on scenarios that need no cloud, against a lab file over
+the small test matrix; JUnit XML is read back to check the machine-readable properties.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import edit
+
+SCENARIOS = """
+import pytest
+from harness.scenario.skips import not_applicable
+
+@pytest.mark.feature("block-live-migration")
+def test_block_migration(): raise AssertionError("must not run: not applicable on shared storage")
+
+@pytest.mark.feature("live-snapshot")
+def test_live_snapshot(): raise AssertionError("must not run: flagged")
+
+@pytest.mark.feature("live-migration")
+@pytest.mark.requires(destructive=True)
+def test_destructive(): raise AssertionError("must not run: the target is not destructive")
+
+@pytest.mark.feature("live-migration")
+def test_refused_by_design(): not_applicable("Nova refused: by design")
+
+@pytest.mark.feature("live-migration")
+def test_lazy_skip(): pytest.skip("no reason given")
+
+@pytest.mark.feature("live-migration")
+def test_runs(run_id, target): assert target.cloud == "lab-cloud" and run_id == "run-1"
+"""
+
+
+@pytest.fixture
+def lab(small: Path, tmp_path: Path) -> Path:
+    """A lab over the small matrix; live-migration needs one compute so no cloud is asked."""
+    edit(small / "features.yaml", "  requires: {computes: 2}\nblock", "block")
+    path = tmp_path / "lab.yaml"
+    path.write_text(
+        "targets:\n"
+        "  - {combination: libvirt-qemu/ceph-rbd/ovs, cloud: lab-cloud, provenance: {kind: manual}}\n"
+        "  - {combination: libvirt-kvm/local-qcow2/ovs, cloud: other, provenance: {kind: manual}}\n"
+    )
+    return path
+
+
+def run(pytester: pytest.Pytester, small: Path, lab: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "--matrix-dir",
+        str(small),
+        "--lab",
+        str(lab),
+        "--run-id",
+        "run-1",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    )
+
+
+def properties(junit: Path) -> dict[str, dict[str, str]]:
+    found = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        found[case.get("name", "")] = {
+            p.get("name", ""): p.get("value", "") for p in case.iter("property")
+        }
+    return found
+
+
+def test_skips_carry_their_category(pytester: pytest.Pytester, small: Path, lab: Path) -> None:
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    junit = pytester.path / "junit.xml"
+    result = run(
+        pytester,
+        small,
+        lab,
+        "--combination",
+        "libvirt-qemu/ceph-rbd/ovs",
+        f"--junitxml={junit}",
+        "-rs",
+    )
+    result.assert_outcomes(passed=1, skipped=5)
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]not-applicable[]] disks on shared storage are not copied*",
+            "*[[]flagged[]] example flag (https://bugs.launchpad.net/nova/+bug/1)*",
+            "*[[]not-configured[]] destructive scenarios are off for this target*",
+        ]
+    )
+    found = properties(junit)
+    assert {name: props.get("skip_category") for name, props in found.items()} == {
+        "test_block_migration": "not-applicable",
+        "test_live_snapshot": "flagged",
+        "test_destructive": "not-configured",
+        "test_refused_by_design": "not-applicable",
+        "test_lazy_skip": "uncategorised",
+        "test_runs": None,
+    }
+    assert "skips.py" not in result.stdout.str()
+    assert found["test_runs"]["feature"] == "live-migration"
+    assert found["test_runs"]["combination"] == "libvirt-qemu/ceph-rbd/ovs"
+    assert found["test_runs"]["run_id"] == "run-1"
+
+
+def test_feature_option_selects_scenarios(
+    pytester: pytest.Pytester, small: Path, lab: Path
+) -> None:
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    result = run(
+        pytester,
+        small,
+        lab,
+        "--combination",
+        "libvirt-qemu/ceph-rbd/ovs",
+        "--feature",
+        "live-snapshot",
+    )
+    result.assert_outcomes(skipped=1, deselected=5)
+
+
+def test_an_undeclared_feature_is_a_usage_error(
+    pytester: pytest.Pytester, small: Path, lab: Path
+) -> None:
+    pytester.makepyfile(
+        test_x='import pytest\n@pytest.mark.feature("live-snapshoot")\ndef test_x(): pass\n'
+    )
+    result = run(pytester, small, lab, "--combination", "libvirt-qemu/ceph-rbd/ovs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown feature 'live-snapshoot'; did you mean 'live-snapshot'?" in result.stderr.str()
+
+
+def test_target_selection_errors_are_precise(
+    pytester: pytest.Pytester, small: Path, lab: Path
+) -> None:
+    pytester.makepyfile(test_scenarios=SCENARIOS)
+    several = run(pytester, small, lab)
+    assert several.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "has several targets (libvirt-qemu-ceph-rbd-ovs, libvirt-kvm-local-qcow2-ovs)"
+        in several.stderr.str()
+    )
+    wrong = run(pytester, small, lab, "--combination", "libvirt-qemu/ceph-rbd/ovn")
+    assert (
+        "unknown combination 'libvirt-qemu/ceph-rbd/ovn'; did you mean 'libvirt-qemu/ceph-rbd/ovs'?"
+        in wrong.stderr.str()
+    )
+
+
+CLEANUPS = """
+import pytest
+from pathlib import Path
+LOG = Path(__file__).with_name("cleanup.log")
+
+def note(text):
+    with LOG.open("a") as handle: handle.write(text + "\\n")
+
+def test_a_fails(cleanup):
+    cleanup.add("first", lambda: note("a: first"))
+    cleanup.add("second", lambda: note("a: second"))
+    raise AssertionError("the scenario failed")
+
+def test_b_cleanup_breaks(cleanup):
+    cleanup.add("broken", lambda: 1 / 0)
+
+def test_c_interrupted(cleanup):
+    cleanup.add("server", lambda: note("c: server"))
+    raise KeyboardInterrupt
+"""
+
+
+def test_cleanup_runs_on_failure_and_interrupt_and_never_masks(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_cleanups=CLEANUPS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert (pytester.path / "cleanup.log").read_text().splitlines() == [
+        "a: second",
+        "a: first",
+        "c: server",
+    ]
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_b_cleanup_breaks*"])
+    result.stdout.fnmatch_lines(
+        ["*FAILED test_cleanups.py::test_a_fails - AssertionError: the scenario failed*"]
+    )
+    assert "PASSED test_cleanups.py::test_b_cleanup_breaks" in result.stdout.str()
+    assert "broken: ZeroDivisionError: division by zero" in result.stdout.str()
