@@ -276,10 +276,14 @@ def check_requirements(needs: Requires, target: Target, request: pytest.FixtureR
             )
     if (needs.volume or needs.multiattach) and not cloud.endpoint_for("block-storage"):
         skips.not_configured("the target has no block-storage service")
-    if needs.multiattach and not any(
-        "multiattach" in str(t.extra_specs) for t in cloud.block_storage.types()
-    ):
+    if needs.multiattach and not any(is_multiattach(t) for t in cloud.block_storage.types()):
         skips.not_configured("the target has no multiattach volume type")
+
+
+def is_multiattach(volume_type: Any) -> bool:
+    """Cinder marks multiattach types with the extra spec multiattach='<is> True'."""
+    value = str((volume_type.extra_specs or {}).get("multiattach", ""))
+    return value.replace(" ", "").lower() == "<is>true"
 
 
 # --- reporting ---------------------------------------------------------------------------

@@ -102,7 +102,8 @@ class Resources:
         volume = self.conn.block_storage.find_volume(volume_id, ignore_missing=True)
         if volume is None:
             return
-        if volume.status == "in-use":  # its server is gone; let the detach settle
+        if volume.status != "available" and not volume.status.startswith("error"):
+            # in-use, detaching, reserved...: its server is gone or going; let the detach settle
             self.wait.volume(volume_id, "available")
         self.conn.block_storage.delete_volume(volume_id, ignore_missing=True)
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from harness.pytest_plugin import is_multiattach
 from tests.conftest import edit
 
 SCENARIOS = """
@@ -190,3 +192,18 @@ def test_cleanup_runs_on_failure_and_interrupt_and_never_masks(pytester: pytest.
     )
     assert "PASSED test_cleanups.py::test_b_cleanup_breaks" in result.stdout.str()
     assert "broken: ZeroDivisionError: division by zero" in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("specs", "expected"),
+    [
+        ({"multiattach": "<is> True"}, True),
+        ({"multiattach": "<is> False"}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
+def test_only_types_marked_multiattach_true_count(
+    specs: dict[str, str] | None, expected: bool
+) -> None:
+    assert is_multiattach(SimpleNamespace(extra_specs=specs)) is expected
