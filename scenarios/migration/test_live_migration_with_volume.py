@@ -7,7 +7,7 @@ import pytest
 def test_live_migration_with_volume(cloud, make, wait):
     volume = make.volume(size=1)  # made first: its cleanup runs after the server's delete
     server = make.server()
-    cloud.compute.create_volume_attachment(server, volume_id=volume.id)
+    cloud.compute.create_volume_attachment(server, volume)
     wait.volume(volume.id, "in-use")
     cloud.compute.live_migrate_server(server, block_migration="auto")
     moved = wait.server(server.id, "ACTIVE", kind="migration")
