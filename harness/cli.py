@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import __version__, schema
+from harness import __version__, cleanup_command, run_command, schema
 from harness.applicability import Verdict, verdicts
-from harness.cliutil import Settings, console, handles_errors
+from harness.cliutil import Settings, console, handles_errors, parse_axis_filters
 from harness.lab import commands as lab_commands
 from harness.loading import FILES, LABS_DIR, load_matrix
 from harness.matrix import Combination, Matrix
@@ -47,7 +47,9 @@ def cli(ctx: click.Context, matrix_dir: Path, debug: bool) -> None:
 def main(args: Sequence[str] | None = None) -> None:
     """Console entry point: click's usage errors become one line on stderr, exit 2."""
     try:
-        cli.main(args=args, prog_name="matrix", standalone_mode=False)
+        code = cli.main(args=args, prog_name="matrix", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(code) returns here without standalone mode
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("matrix: interrupted", err=True)
         sys.exit(130)
@@ -101,22 +103,6 @@ def validate(ctx: click.Context, path: Path | None) -> None:
 # --- list ------------------------------------------------------------------------------------
 
 
-def _parse_axis_filters(matrix: Matrix, filters: Sequence[str]) -> dict[str, set[str]]:
-    wanted: dict[str, set[str]] = {}
-    for item in filters:
-        axis, sep, value = item.partition("=")
-        if not sep or not axis or not value:
-            raise click.BadParameter(f"'{item}': expected AXIS=VALUE", param_hint="--axis")
-        if axis not in matrix.axes:
-            raise click.BadParameter(unknown("axis", axis, list(matrix.axes)), param_hint="--axis")
-        if value not in matrix.axes[axis]:
-            raise click.BadParameter(
-                unknown(axis, value, list(matrix.axes[axis])), param_hint="--axis"
-            )
-        wanted.setdefault(axis, set()).add(value)
-    return wanted
-
-
 def _selected(matrix: Matrix, wanted: dict[str, set[str]]) -> list[Combination]:
     return [
         c
@@ -159,7 +145,7 @@ def list_(
     if show_features:
         _list_features(matrix, as_json)
         return
-    chosen = _selected(matrix, _parse_axis_filters(matrix, axis_filters))
+    chosen = _selected(matrix, parse_axis_filters(matrix, axis_filters))
     if as_json:
         click.echo(json.dumps([_combination_json(matrix, c) for c in chosen], indent=2))
         return
@@ -307,3 +293,5 @@ def schema_(ctx: click.Context, kind: str | None, out: Path | None) -> None:
 
 
 cli.add_command(lab_commands.lab)
+cli.add_command(run_command.run)
+cli.add_command(cleanup_command.cleanup)

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from harness.problems import DeclarationError
+from harness.matrix import Matrix
+from harness.problems import DeclarationError, unknown
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_FAILURE = 1
@@ -76,3 +77,19 @@ def handles_errors(command: F) -> F:
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
+
+
+def parse_axis_filters(matrix: Matrix, filters: Sequence[str]) -> dict[str, set[str]]:
+    wanted: dict[str, set[str]] = {}
+    for item in filters:
+        axis, sep, value = item.partition("=")
+        if not sep or not axis or not value:
+            raise click.BadParameter(f"'{item}': expected AXIS=VALUE", param_hint="--axis")
+        if axis not in matrix.axes:
+            raise click.BadParameter(unknown("axis", axis, list(matrix.axes)), param_hint="--axis")
+        if value not in matrix.axes[axis]:
+            raise click.BadParameter(
+                unknown(axis, value, list(matrix.axes[axis])), param_hint="--axis"
+            )
+        wanted.setdefault(axis, set()).add(value)
+    return wanted

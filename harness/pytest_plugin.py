@@ -21,18 +21,24 @@ from typing import Any
 
 import pytest
 
+from harness import cloud as cloud_api
 from harness.loading import load_matrix
 from harness.matrix import Matrix
 from harness.model import Host, Requires, Target
 from harness.problems import DeclarationError, unknown
+from harness.records import RunHeader, now, read_header, write_header
+from harness.redaction import Redactor
 from harness.scenario import skips
 from harness.scenario.accounting import RequestLog, attach
 from harness.scenario.cleanup import Cleanup
+from harness.scenario.recorder import Recorder
 from harness.scenario.resources import Resources
 from harness.scenario.target import TargetContext, TargetSelectionError, resolve
 from harness.scenario.waiters import Waiter
 
 CONTEXT = pytest.StashKey[TargetContext]()
+RECORDER = pytest.StashKey[Recorder]()
+OWNS_HEADER = pytest.StashKey[bool]()
 RUN_ID = pytest.StashKey[str]()
 REQUESTS = pytest.StashKey[RequestLog]()
 REQUESTS_BEFORE = pytest.StashKey[int]()
@@ -49,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--combination", help="the lab target realising this combination")
     group.addoption("--target", dest="matrix_target", help="the lab target with this name")
     group.addoption("--run-id", help="id that names and tags every resource (default: new)")
+    group.addoption(
+        "--record-dir",
+        help="write each result to this run directory as it finishes (run.json, results.jsonl)",
+    )
     group.addoption(
         "--feature",
         action="append",
@@ -83,6 +93,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.stash[RUN_ID] = config.getoption("run_id") or new_run_id()
     config.stash[REQUESTS] = RequestLog()  # filled once a scenario connects to the cloud
+    if record_dir := config.getoption("record_dir"):
+        context = config.stash[CONTEXT]
+        config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
+        config.stash[OWNS_HEADER] = _start_record(Path(record_dir), context, config.stash[RUN_ID])
 
 
 def feature_of(item: pytest.Item) -> str | None:
@@ -162,13 +176,10 @@ class CloudSession:
 def _cloud_session(
     pytestconfig: pytest.Config, target_context: TargetContext
 ) -> Iterator[CloudSession]:
-    import openstack
-    from openstack.config import OpenStackConfig
-
-    clouds_yaml = target_context.clouds_yaml
-    files = [str(clouds_yaml)] if clouds_yaml else None
-    region = OpenStackConfig(config_files=files).get_one(cloud=target_context.target.cloud)
-    connection = openstack.connection.Connection(config=region)
+    target = target_context.target
+    connection = cloud_api.connect(
+        target_context.clouds_yaml, target.cloud, target.timeouts.default
+    )
     try:
         yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]))
     finally:
@@ -319,6 +330,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         requests = _requests_of(item)
         if requests is not None:
             report.user_properties.append(("api_requests", requests))
+    if (recorder := item.config.stash.get(RECORDER, None)) is not None:
+        recorder.report(report)
     return report
 
 
@@ -332,3 +345,58 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     """Remember how many API requests the session had made when this scenario began."""
     if feature_of(item) is not None and REQUESTS in item.config.stash:
         item.stash.setdefault(REQUESTS_BEFORE, item.config.stash[REQUESTS].count)
+
+
+# --- run records -----------------------------------------------------------------------------
+
+
+def redactor_for(context: TargetContext) -> Redactor:
+    """Secrets of the target's clouds.yaml entry, read without connecting to the cloud."""
+    try:
+        return cloud_api.redactor(context.clouds_yaml, context.target.cloud)
+    except cloud_api.CloudConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _start_record(run_dir: Path, context: TargetContext, run_id: str) -> bool:
+    """`matrix run` writes the header (with preflight) first; a bare pytest run writes its own.
+    Returns whether this session owns the header (and so finishes it)."""
+    if (run_dir / "run.json").exists():
+        return False
+    from harness.provenance import provenance_for
+
+    scenarios = Path(__file__).resolve().parent.parent / "scenarios"
+    header = RunHeader(
+        run_id=run_id,
+        status="running",
+        started_at=now(),
+        combination=context.combination.id,
+        embedded=context.combination.embedded,
+        target=context.target.target_name,
+        lab=context.lab.name,
+        provenance=provenance_for(context.target, scenarios),
+        preflight={"status": "not-run"},
+    )
+    write_header(run_dir, header)
+    return True
+
+
+PLANNED_FILE = "planned"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell whoever watches the run directory how many scenarios to expect."""
+    recorder = session.config.stash.get(RECORDER, None)
+    if recorder is not None:
+        planned = sum(1 for item in session.items if feature_of(item))
+        recorder.run_dir.joinpath(PLANNED_FILE).write_text(f"{planned}\n")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    recorder = session.config.stash.get(RECORDER, None)
+    if recorder is None or not session.config.stash.get(OWNS_HEADER, False):
+        return
+    header = read_header(recorder.run_dir)
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    status = "interrupted" if interrupted else "complete"
+    write_header(recorder.run_dir, header.model_copy(update={"status": status, "ended_at": now()}))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.applicability import Verdict, verdicts
+from harness.cloud import clouds_yaml_of
 from harness.loading import load_matrix
 from harness.matrix import Combination, Lab, Matrix
 from harness.model import Target
@@ -31,9 +32,7 @@ class TargetContext:
     @property
     def clouds_yaml(self) -> Path | None:
         """The lab's clouds.yaml, relative to the lab file; None means the usual places."""
-        if self.lab.spec.clouds_yaml is None:
-            return None
-        return (self.lab.path.parent / self.lab.spec.clouds_yaml).resolve()
+        return clouds_yaml_of(self.lab.path, self.lab.spec.clouds_yaml)
 
 
 def resolve(

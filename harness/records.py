@@ -1,0 +1,105 @@
+"""Run records: what one run against one target proved, written as the run goes.
+
+A run directory holds `run.json` (who, what, where, when, preflight and facts; replaced
+atomically whenever it changes) and `results.jsonl` (one line per finished result, appended
+and fsynced), so a run killed with SIGKILL keeps every result that finished, and a reader
+can tell an unfinished run (no end time) from a finished one. The models here are the
+format's schema; history ingest validates records against them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.jsonl"
+FORMAT_VERSION = 1
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+RunStatus = Literal["running", "complete", "interrupted", "unverified", "preflight-failed"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Provenance(Record):
+    kind: str
+    voting: bool = False
+    job_url: str | None = None
+    harness_version: str
+    scenarios_revision: str | None = None
+
+
+class Result(Record):
+    feature: str
+    scenario: str
+    outcome: Outcome
+    skip_category: str | None = None
+    duration_s: float = Field(ge=0)
+    message: str | None = None
+    microversion: str | None = None
+    api_requests: int | None = None
+    cleanup_error: str | None = None
+    finished_at: str
+
+
+class RunHeader(Record):
+    format: int = FORMAT_VERSION
+    run_id: str
+    status: RunStatus
+    started_at: str
+    ended_at: str | None = None
+    combination: str
+    embedded: bool
+    target: str
+    lab: str
+    provenance: Provenance
+    preflight: dict[str, Any] = Field(default_factory=dict)
+    facts: dict[str, dict[str, str]] = Field(default_factory=dict)
+    forced: bool = False
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_header(run_dir: Path, header: RunHeader) -> None:
+    """Replace run.json atomically: a reader sees the old or the new header, never half."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temporary = run_dir / (RUN_FILE + ".tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        handle.write(header.model_dump_json(indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(run_dir / RUN_FILE)
+
+
+def append_result(run_dir: Path, result: Result) -> None:
+    """One line per result, on disk before the next scenario starts."""
+    with (run_dir / RESULTS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(result.model_dump_json() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_header(run_dir: Path) -> RunHeader:
+    return RunHeader.model_validate_json((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+
+
+def read_results(run_dir: Path) -> Iterator[Result]:
+    """Every complete line; a line cut short by a kill (no newline yet) is not a result."""
+    path = run_dir / RESULTS_FILE
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.endswith("\n") and line.strip():
+                yield Result.model_validate(json.loads(line))

@@ -1,0 +1,96 @@
+"""Turn pytest's per-phase reports into run-record results, one per scenario, as each ends.
+
+A scenario's outcome is its own: skipped if its setup skipped (with the category), error if
+setup broke, failed or passed from its call. A cleanup failure at teardown does not change
+that outcome; it is recorded beside it (`cleanup_error`), so it is neither lost nor mistaken
+for the scenario's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.records import Result, append_result, now
+from harness.redaction import Redactor
+
+MESSAGE_LIMIT = 2000  # characters of a failure kept in the record; the log has the rest
+
+
+@dataclass
+class _Scenario:
+    outcome: str = "passed"
+    duration: float = 0.0
+    message: str | None = None
+    skip_category: str | None = None
+    cleanup_error: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder:
+    def __init__(self, run_dir: Path, redactor: Redactor) -> None:
+        self.run_dir = run_dir
+        self.redactor = redactor
+        self._open: dict[str, _Scenario] = {}
+        self.counts: dict[str, int] = {}
+
+    def report(self, report: pytest.TestReport) -> None:
+        scenario = self._open.setdefault(report.nodeid, _Scenario())
+        scenario.duration += report.duration
+        scenario.properties.update(dict(report.user_properties))
+        if report.when in ("setup", "call"):
+            if report.skipped:
+                scenario.outcome = "skipped"
+                scenario.message = _skip_reason(report)
+                scenario.skip_category = str(scenario.properties.get("skip_category", ""))
+            elif report.failed:
+                scenario.outcome = "error" if report.when == "setup" else "failed"
+                scenario.message = _failure(report)
+        elif report.failed:  # teardown: the cleanup registry or a fixture's own teardown
+            scenario.cleanup_error = _failure(report)
+        if report.when == "teardown":
+            self._finish(report.nodeid, self._open.pop(report.nodeid))
+
+    def _finish(self, nodeid: str, scenario: _Scenario) -> None:
+        props = scenario.properties
+        if "feature" not in props:
+            return  # not a scenario (no feature marker): nothing to record
+        message = scenario.message
+        if scenario.cleanup_error:
+            message = (message + "\n" if message else "") + "cleanup: " + scenario.cleanup_error
+        requests = props.get("api_requests")
+        result = Result(
+            feature=str(props["feature"]),
+            scenario=nodeid,
+            outcome=scenario.outcome,
+            skip_category=scenario.skip_category or None,
+            duration_s=round(scenario.duration, 3),
+            message=self.redactor.redact(message)[:MESSAGE_LIMIT] if message else None,
+            microversion=str(props.get("microversion") or "") or None,
+            api_requests=int(requests) if requests is not None else None,
+            cleanup_error=(
+                self.redactor.redact(scenario.cleanup_error)[:MESSAGE_LIMIT]
+                if scenario.cleanup_error
+                else None
+            ),
+            finished_at=now(),
+        )
+        append_result(self.run_dir, result)
+        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _failure(report: pytest.TestReport, lines: int = 12) -> str:
+    """The exception's own message first (what a reader needs), then the end of the traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    tail = "\n".join(report.longreprtext.rstrip().splitlines()[-lines:])
+    return f"{crash.message}\n{tail}" if crash is not None else tail

@@ -1,0 +1,111 @@
+"""`matrix run` against the embedded lab: records and JUnit per target, summary, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.lab.state import LabState
+from harness.records import read_header, read_results
+from tests.conftest import REPO
+from tests.lab.conftest import connect, wait_for
+from tests.lab.test_cells import IMAGE
+
+MATRIX = Path(sys.executable).parent / "matrix"
+
+
+def matrix(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MATRIX), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_run_records_every_target_and_writes_junit(running_lab: LabState, tmp_path: Path) -> None:
+    done = matrix(
+        "run", "--lab", str(running_lab.lab_file), "--out", str(tmp_path),
+        "--feature", "launch", "--feature", "block-live-migration", "--job-url", "https://ci.example.org/job/7",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 3
+    by_target = {read_header(r).target: r for r in runs}
+    assert sorted(by_target) == ["live-local", "live-shared", "nolive-local"]
+    for target, run_dir in by_target.items():
+        header = read_header(run_dir)
+        assert header.status == "complete" and header.ended_at
+        assert header.preflight["status"] == "passed"
+        assert header.provenance.kind == "embedded"
+        assert header.provenance.job_url == "https://ci.example.org/job/7"
+        outcomes = {r.feature: (r.outcome, r.skip_category) for r in read_results(run_dir)}
+        assert outcomes["launch"] == ("passed", None)
+        if target == "live-local":
+            assert outcomes["block-live-migration"] == ("passed", None)
+        else:  # shared storage, or a driver without live migration: not applicable by design
+            assert outcomes["block-live-migration"] == ("skipped", "not-applicable")
+
+        suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+        assert suite is not None
+        assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "0", "0")
+        properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+        assert properties["run_id"] == header.run_id
+        assert properties["combination"] == header.combination
+        assert properties["job_url"] == "https://ci.example.org/job/7"
+        classnames = {case.get("classname") for case in suite.iter("testcase")}
+        dotted = header.combination.replace("/", ".")
+        assert classnames == {f"{dotted}.launch", f"{dotted}.block-live-migration"}
+        skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+        assert len(skipped) == (0 if target == "live-local" else 1)
+    assert "matrix run" in done.stdout and "live-shared" in done.stdout
+
+
+def test_unknown_feature_is_bad_input(running_lab: LabState, tmp_path: Path) -> None:
+    done = matrix(
+        "run",
+        "--lab",
+        str(running_lab.lab_file),
+        "--out",
+        str(tmp_path),
+        "--feature",
+        "live-snapshoot",
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "matrix: Invalid value for --feature: unknown feature 'live-snapshoot'; did you mean 'live-snapshot'?"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cleanup_deletes_only_what_a_run_tagged(running_lab: LabState) -> None:
+    conn = connect(running_lab, "embedded-live-local")
+    network = conn.network.find_network("private", ignore_missing=False)
+    flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
+    boot = {"image_id": IMAGE, "flavor_id": flavor.id, "networks": [{"uuid": network.id}]}
+    tagged = conn.compute.create_server(name="leftover", metadata={"matrix_run": "old-run"}, **boot)
+    untagged = conn.compute.create_server(name="not-ours", **boot)
+    other_run = conn.block_storage.create_volume(
+        size=1, name="other-run", metadata={"matrix_run": "newer-run"}
+    )
+    try:
+        for server in (tagged, untagged):
+            wait_for(
+                lambda s=server: conn.compute.get_server(s.id).status == "ACTIVE", what="ACTIVE"
+            )
+        dry = matrix("cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "live-local: would delete server leftover (run old-run)" in dry.stdout
+        assert conn.compute.find_server(tagged.id, ignore_missing=True) is not None
+
+        done = matrix("cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run")
+        assert done.returncode == 0, done.stderr
+        assert "live-local: deleted server leftover (run old-run)" in done.stdout
+        assert "deleted 1 leftover(s)" in done.stdout
+        assert conn.compute.find_server(tagged.id, ignore_missing=True) is None
+        assert conn.compute.find_server(untagged.id, ignore_missing=True) is not None
+        assert conn.block_storage.find_volume(other_run.id, ignore_missing=True) is not None
+    finally:
+        conn.compute.delete_server(untagged.id, ignore_missing=True)
+        conn.compute.delete_server(tagged.id, ignore_missing=True)
+        conn.block_storage.delete_volume(other_run.id, ignore_missing=True)
