@@ -109,3 +109,30 @@ def test_cleanup_deletes_only_what_a_run_tagged(running_lab: LabState) -> None:
         conn.compute.delete_server(untagged.id, ignore_missing=True)
         conn.compute.delete_server(tagged.id, ignore_missing=True)
         conn.block_storage.delete_volume(other_run.id, ignore_missing=True)
+
+
+def test_ctrl_c_cleans_up_and_records_the_runs_as_interrupted(
+    running_lab: LabState, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [str(MATRIX), "run", "--lab", str(running_lab.lab_file), "--out", str(tmp_path),
+         "--combination", "fake-live-migrate/fake-local/fake-neutron",
+         "--feature", "live-migration", "--feature", "cold-migration"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    conn = connect(running_lab, "embedded-live-local")
+    deadline = time.monotonic() + 120
+    while not any(s.name.startswith("matrix-") for s in conn.compute.servers()):
+        assert time.monotonic() < deadline and process.poll() is None, "no scenario started"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # what ^C in a terminal sends to the command
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 130, out + err
+    assert "interrupted: scenarios cleaned up" in out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert read_header(run_dir).status == "interrupted"
+    assert (run_dir / "junit.xml").exists()
+    assert [s.name for s in conn.compute.servers() if s.name.startswith("matrix-")] == []

@@ -1,0 +1,161 @@
+"""What the harness costs over a hand-written openstacksdk script, on one embedded cell.
+
+1. The same operations (boot, stop, start, live-migrate, delete) done by a minimal
+   openstacksdk script and by `matrix run --feature launch --feature stop-start
+   --feature live-migration`; prints both wall times and their ratio.
+2. API requests per scenario, from the run record.
+3. The mean delay between a server's state change and the harness's waiter seeing it,
+   measured against a side poller that looks every 10 ms.
+
+Aim: ratio at most 1.05, delay at most 0.25 s.
+
+    python benchmarks/overhead.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.cloud import connect
+from harness.lab import control, environment
+from harness.lab.cells import cells_from
+from harness.lab.state import LabState
+from harness.loading import load_matrix
+from harness.model import Timeouts
+from harness.records import read_results
+from harness.scenario.accounting import RequestLog, attach
+from harness.scenario.waiters import Waiter
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
+FEATURES = ("launch", "stop-start", "live-migration")
+
+
+def settled(conn: Any, server_id: str, status: str) -> Any:
+    while True:
+        server = conn.compute.get_server(server_id)
+        if server.status == status and server.task_state is None:
+            return server
+        time.sleep(0.1)
+
+
+def hand_written(conn: Any) -> float:
+    """What a careful person would write without the harness: the same proofs, fixed polling."""
+    network = conn.network.find_network("private", ignore_missing=False)
+    flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
+    started = time.perf_counter()
+    for _ in FEATURES:  # one fresh server per scenario, as the harness does
+        server = conn.compute.create_server(
+            name="bench", image_id=IMAGE, flavor_id=flavor.id, networks=[{"uuid": network.id}]
+        )
+        server = settled(conn, server.id, "ACTIVE")
+        if _ == "stop-start":
+            conn.compute.stop_server(server)
+            settled(conn, server.id, "SHUTOFF")
+            conn.compute.start_server(server)
+            settled(conn, server.id, "ACTIVE")
+        elif _ == "live-migration":
+            conn.compute.live_migrate_server(server, block_migration="auto")
+            while not any(
+                m.status == "completed" for m in conn.compute.migrations(instance_uuid=server.id)
+            ):
+                time.sleep(0.1)
+            settled(conn, server.id, "ACTIVE")
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, interval=0.1)
+    return time.perf_counter() - started
+
+
+def harness_run(lab_file: Path, out: Path, combination: str) -> float:
+    command = [
+        str(Path(sys.executable).parent / "matrix"), "run", "--lab", str(lab_file),
+        "--combination", combination, "--out", str(out),
+        *(f"--feature={f}" for f in FEATURES),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def waiter_delays(conn: Any, rounds: int = 6) -> list[float]:
+    """Start a state change, then compare when a 10 ms side poller and the waiter saw it."""
+    requests = RequestLog()
+    wait = Waiter(conn, Timeouts(default=60), requests)
+    network = conn.network.find_network("private", ignore_missing=False)
+    flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
+    server = conn.compute.create_server(
+        name="bench-delay", image_id=IMAGE, flavor_id=flavor.id, networks=[{"uuid": network.id}]
+    )
+    delays = []
+    try:
+        wait.server(server.id)
+        for i in range(rounds):
+            target = "SHUTOFF" if i % 2 == 0 else "ACTIVE"
+            seen: list[float] = []
+            stop = threading.Event()
+
+            def side(
+                target: str = target, seen: list[float] = seen, stop: threading.Event = stop
+            ) -> None:
+                while not stop.is_set():
+                    s = conn.compute.get_server(server.id)
+                    if s.status == target and s.task_state is None:
+                        seen.append(time.perf_counter())
+                        return
+                    time.sleep(0.01)
+
+            poller = threading.Thread(target=side)
+            if target == "SHUTOFF":
+                conn.compute.stop_server(server)
+            else:
+                conn.compute.start_server(server)
+            poller.start()
+            wait.server(server.id, target)
+            waiter_saw = time.perf_counter()
+            poller.join(timeout=30)
+            stop.set()
+            if seen:
+                delays.append(max(0.0, waiter_saw - seen[0]))
+    finally:
+        conn.compute.delete_server(server.id, ignore_missing=True)
+    return delays
+
+
+def main() -> None:
+    python = environment.ensure(progress=print)
+    matrix = load_matrix(REPO / "matrix")
+    (cell,) = [c for c in cells_from(matrix, matrix.labs["embedded"]) if c.name == "live-local"]
+    with tempfile.TemporaryDirectory() as tmp:
+        state = LabState(Path(tmp) / "lab")
+        control.up(state, [cell], python)
+        try:
+            conn = connect(state.clouds_file, cell.cloud)
+            attach(conn)
+            plain = hand_written(conn)
+            out = Path(tmp) / "out"
+            harness = harness_run(state.lab_file, out, cell.combination)
+            (run_dir,) = (out / "runs").iterdir()
+            results = list(read_results(run_dir))
+            delays = waiter_delays(conn)
+        finally:
+            control.down(state)
+    print(f"hand-written openstacksdk script: {plain:7.2f} s")
+    print(
+        f"matrix run (same operations):     {harness:7.2f} s  (includes preflight and pytest start)"
+    )
+    print(f"ratio:                            {harness / plain:7.3f}")
+    for result in results:
+        print(f"API requests, {result.feature:<16} {result.api_requests}")
+    print(f"waiter delay after a state change: mean {statistics.mean(delays):.3f} s, "
+          f"max {max(delays):.3f} s over {len(delays)} changes")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
