@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -170,51 +171,14 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
 )
 @click.pass_context
 @handles_errors
-def run(
-    ctx: click.Context,
-    lab_file: Path | None,
-    combinations: tuple[str, ...],
-    features: tuple[str, ...],
-    axis_filters: tuple[str, ...],
-    jobs: int | None,
-    out: Path,
-    force: bool,
-    kind: str | None,
-    voting: bool | None,
-    job_url: str | None,
-    lab_dir: Path,
-) -> None:
+def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: Any) -> None:
     """Preflight, scenarios, run records and JUnit per target; exit 1 if a scenario failed."""
     settings: Settings = ctx.obj
     if lab_file is None:
         with embedded_lab(settings, lab_dir) as embedded_file:
-            code = _run(
-                settings,
-                embedded_file,
-                combinations,
-                features,
-                axis_filters,
-                jobs,
-                out,
-                force,
-                kind,
-                voting,
-                job_url,
-            )
+            code = _run(settings, embedded_file, **request)
     else:
-        code = _run(
-            settings,
-            lab_file,
-            combinations,
-            features,
-            axis_filters,
-            jobs,
-            out,
-            force,
-            kind,
-            voting,
-            job_url,
-        )
+        code = _run(settings, lab_file, **request)
     ctx.exit(code)
 
 
