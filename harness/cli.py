@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import __version__, cleanup_command, run_command, schema
+from harness import __version__, cleanup_command, ingest_command, run_command, schema
 from harness.applicability import Verdict, verdicts
 from harness.cliutil import Settings, console, handles_errors, parse_axis_filters
 from harness.lab import commands as lab_commands
@@ -295,3 +295,4 @@ def schema_(ctx: click.Context, kind: str | None, out: Path | None) -> None:
 cli.add_command(lab_commands.lab)
 cli.add_command(run_command.run)
 cli.add_command(cleanup_command.cleanup)
+cli.add_command(ingest_command.ingest_)

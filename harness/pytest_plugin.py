@@ -96,7 +96,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if record_dir := config.getoption("record_dir"):
         context = config.stash[CONTEXT]
         config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
-        config.stash[OWNS_HEADER] = _start_record(Path(record_dir), context, config.stash[RUN_ID])
+        config.stash[OWNS_HEADER] = _start_record(
+            config, Path(record_dir), context, config.stash[RUN_ID]
+        )
 
 
 def feature_of(item: pytest.Item) -> str | None:
@@ -358,14 +360,16 @@ def redactor_for(context: TargetContext) -> Redactor:
         raise pytest.UsageError(str(error)) from None
 
 
-def _start_record(run_dir: Path, context: TargetContext, run_id: str) -> bool:
+def _start_record(
+    config: pytest.Config, run_dir: Path, context: TargetContext, run_id: str
+) -> bool:
     """`matrix run` writes the header (with preflight) first; a bare pytest run writes its own.
     Returns whether this session owns the header (and so finishes it)."""
     if (run_dir / "run.json").exists():
         return False
     from harness.provenance import provenance_for
 
-    scenarios = Path(__file__).resolve().parent.parent / "scenarios"
+    scenarios = Path(str(config.rootpath)) / "scenarios"  # the checkout's, not the package's
     header = RunHeader(
         run_id=run_id,
         status="running",

@@ -163,6 +163,13 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
 )
 @click.option("--job-url", help="CI job URL (default: from the CI environment).")
 @click.option(
+    "--scenarios",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("scenarios"),
+    show_default=True,
+    help="The scenario tests to run (they belong to the checkout, like matrix/).",
+)
+@click.option(
     "--lab-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=DEFAULT_DIR,
@@ -194,6 +201,7 @@ def _run(
     kind: str | None,
     voting: bool | None,
     job_url: str | None,
+    scenarios: Path,
 ) -> int:
     matrix = load_matrix(settings.matrix_dir, [lab_file], labs_dir=False)
     (lab,) = matrix.labs.values()
@@ -220,6 +228,7 @@ def _run(
         kind,
         voting,
         job_url,
+        scenarios.resolve(),
     )
     out_console = console()
     events = ConsoleEvents(out_console)

@@ -29,8 +29,6 @@ from harness.pytest_plugin import PLANNED_FILE, new_run_id
 from harness.records import RunHeader, now, read_header, read_results, write_header
 from harness.redaction import Redactor
 
-REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = REPO / "scenarios"
 LOG_FILE = "run.log"
 
 
@@ -44,7 +42,7 @@ class RunOptions:
     kind: str | None = None
     voting: bool | None = None
     job_url: str | None = None
-    scenarios: Path = SCENARIOS
+    scenarios: Path = Path("scenarios")  # in the checkout, like matrix/; not in the package
 
 
 @dataclass
@@ -162,9 +160,13 @@ def _run_one(
     ]  # fmt: skip
     with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
         child = subprocess.Popen(
-            command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            command,
+            cwd=options.scenarios.parent,  # the checkout: its pyproject.toml configures pytest
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,
-        )  # fmt: skip
+        )
         with lock:
             children.append(child)
         watcher = threading.Thread(target=_watch, args=(run, events, child), daemon=True)

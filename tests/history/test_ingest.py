@@ -1,0 +1,151 @@
+"""Ingest into the SQLite history: idempotent, all-or-nothing per run, tarballs, concurrent."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harness.history import ingest
+from harness.records import Provenance, Result, RunHeader, append_result, write_header
+
+
+def make_run(
+    root: Path, run_id: str, outcomes: list[str], combination: str = "libvirt-qemu/ceph-rbd/ovn"
+) -> Path:
+    run_dir = root / run_id
+    header = RunHeader(
+        run_id=run_id, status="complete", started_at="2026-11-20T10:00:00+00:00",
+        ended_at="2026-11-20T10:05:00+00:00", combination=combination, embedded=False,
+        target="ceph-lab", lab="mylab", provenance=Provenance(kind="periodic", voting=False, harness_version="0.1.0"),
+        preflight={"status": "passed"}, facts={"ssh://stack@compute1": {"libvirt": "10.0.0"}},
+    )  # fmt: skip
+    write_header(run_dir, header)
+    for i, outcome in enumerate(outcomes):
+        append_result(
+            run_dir,
+            Result(
+                feature="live-snapshot",
+                scenario=f"s::t{i}",
+                outcome=outcome,
+                duration_s=1.5,
+                finished_at="2026-11-20T10:01:00+00:00",
+            ),
+        )  # type: ignore[arg-type]
+    return run_dir
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_ingest_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite"
+    runs = tmp_path / "runs"
+    make_run(runs, "run-1", ["passed", "failed"])
+    make_run(runs, "run-2", ["passed"])
+    first = ingest(db, [runs])
+    assert (sorted(first.added), first.results, first.already) == (["run-1", "run-2"], 3, [])
+    second = ingest(db, [runs, runs / "run-1"])
+    assert (second.added, sorted(second.already)) == ([], ["run-1", "run-1", "run-2"])
+    assert rows(db, "SELECT count(*) FROM results") == [(3,)]
+    assert rows(db, "SELECT run_id, preflight, kind FROM runs ORDER BY run_id") == [
+        ("run-1", "passed", "periodic"),
+        ("run-2", "passed", "periodic"),
+    ]
+    assert rows(db, "SELECT name, value FROM facts WHERE run_id = 'run-1'") == [
+        ("libvirt", "10.0.0")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda d: (d / "run.json").write_text("{not json"), "run.json: "),
+        (
+            lambda d: (d / "run.json").write_text(
+                (d / "run.json").read_text().replace('"status": "complete"', '"status": "finished"')
+            ),
+            "run.json: status: Input should be",
+        ),
+        (
+            lambda d: (d / "results.jsonl").write_text(
+                (d / "results.jsonl")
+                .read_text()
+                .replace('"outcome":"failed"', '"outcome":"exploded"')
+            ),
+            "results.jsonl:2: outcome: Input should be",
+        ),
+        (lambda d: (d / "run.json").unlink(), "run-bad: no run record (run.json) found"),
+    ],
+    ids=["bad json", "bad header value", "bad result line", "no header"],
+)
+def test_a_malformed_run_is_rejected_whole_and_precisely(
+    tmp_path: Path, damage, expected: str
+) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "history.sqlite"
+    good = make_run(tmp_path / "runs", "run-good", ["passed"])
+    bad = make_run(tmp_path / "runs", "run-bad", ["passed", "failed"])
+    damage(bad)
+    report = ingest(db, [good.parent] if (bad / "run.json").exists() else [good, bad])
+    assert report.added == ["run-good"]
+    assert len(report.rejected) == 1 and expected in report.rejected[0], report.rejected
+    assert rows(db, "SELECT DISTINCT run_id FROM results") == [("run-good",)]
+
+
+def test_a_tarball_of_runs_is_ingested(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs, "run-1", ["passed"])
+    make_run(runs, "run-2", ["skipped"])
+    archive = tmp_path / "artifacts.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(runs, arcname="results/runs")
+    report = ingest(tmp_path / "h.sqlite", [archive])
+    assert sorted(report.added) == ["run-1", "run-2"] and not report.rejected
+
+
+def test_concurrent_ingests_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite"
+    batches = []
+    for b in range(4):
+        batch = tmp_path / f"batch{b}"
+        for r in range(5):
+            make_run(batch, f"run-{b}-{r}", ["passed"] * 20)
+        make_run(batch, "run-shared", ["passed"] * 20)  # every process ingests this one too
+        batches.append(batch)
+    matrix = Path(sys.executable).parent / "matrix"
+    processes = [
+        subprocess.Popen(
+            [str(matrix), "ingest", str(b), "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for b in batches
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    assert rows(db, "SELECT count(*) FROM runs") == [(21,)]
+    assert rows(db, "SELECT count(*) FROM results") == [(21 * 20,)]
+
+
+def test_ingest_command_reports_and_exits_2_on_rejects(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs", "run-1", ["passed"])
+    (tmp_path / "runs" / "junk").mkdir()
+    (tmp_path / "runs" / "junk" / "run.json").write_text("[]")
+    matrix = Path(sys.executable).parent / "matrix"
+    done = subprocess.run(
+        [str(matrix), "ingest", str(tmp_path / "runs"), "--db", str(tmp_path / "h.sqlite")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "rejected" in done.stderr and "junk/run.json" in done.stderr
+    assert "added 1 run(s) with 1 result(s); 0 already there; 1 rejected" in done.stdout
