@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -217,7 +218,7 @@ def _watch(run: TargetRun, events: Events, child: subprocess.Popen[str]) -> None
         seen = len(results)
         if finished:
             return
-        threading.Event().wait(0.5)
+        time.sleep(0.5)
 
 
 def _preflight(
