@@ -114,17 +114,6 @@ class Waiter:
 
         return self.poll.until(probe, self.timeout(kind), describe)
 
-    def server_passes(
-        self, server_id: str, statuses: Iterable[str], *, kind: str = "default"
-    ) -> Any:
-        """Wait until the server reaches any of `statuses` (task state may still be set)."""
-        wanted = set(statuses)
-        return self.until(
-            lambda: s if (s := self.conn.compute.get_server(server_id)).status in wanted else None,
-            f"server {server_id} to reach {sorted(wanted)}",
-            kind,
-        )
-
     def gone(self, server_id: str) -> None:
         def probe() -> bool | None:
             return (

@@ -240,3 +240,32 @@ def test_interface_attach_creates_a_port_the_network_api_lists(live_local: Conne
             ),
             what="the interface detached",
         )
+
+
+def test_make_port_names_tags_and_cleans_up(running_lab: LabState, live_local: Connection) -> None:
+    from harness.model import Target, Timeouts
+    from harness.scenario.accounting import RequestLog
+    from harness.scenario.cleanup import Cleanup
+    from harness.scenario.resources import Resources
+    from harness.scenario.waiters import Waiter
+
+    target = Target(
+        combination="fake-live-migrate/fake-local/fake-neutron",
+        cloud="embedded-live-local",
+        network="private",
+    )
+    cleanup = Cleanup()
+    make = Resources(
+        live_local,
+        target,
+        "run-9",
+        "test port",
+        cleanup,
+        Waiter(live_local, Timeouts(), RequestLog()),
+    )
+    port = make.port()
+    assert port.name == "matrix-run-9-test-port-port1"
+    assert port.description == "matrix_run=run-9"
+    assert live_local.network.find_port(port.id, ignore_missing=True) is not None
+    cleanup.run()
+    assert live_local.network.find_port(port.id, ignore_missing=True) is None
