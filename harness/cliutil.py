@@ -93,3 +93,8 @@ def parse_axis_filters(matrix: Matrix, filters: Sequence[str]) -> dict[str, set[
             )
         wanted.setdefault(axis, set()).add(value)
     return wanted
+
+
+def say(message: str) -> None:
+    """Progress for humans goes to stderr, so stdout stays the command's result."""
+    click.echo(message, err=True)

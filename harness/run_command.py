@@ -25,6 +25,7 @@ from harness.cliutil import (
     console,
     handles_errors,
     parse_axis_filters,
+    say,
 )
 from harness.cloud import CloudConfigError, clouds_yaml_of
 from harness.cloud import redactor as cloud_redactor
@@ -89,10 +90,6 @@ def redactor_for(lab_file: Path, clouds_yaml: str | None) -> Callable[[Target], 
             raise UserFacingError(f"target '{target.target_name}': {error}") from None
 
     return for_target
-
-
-def say(message: str) -> None:
-    click.echo(message, err=True)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from harness.cliutil import Settings, UserFacingError, console, handles_errors
+from harness.cliutil import Settings, UserFacingError, console, handles_errors, say
 from harness.lab import cells, control, environment
 from harness.lab.state import DEFAULT_DIR, LabState
 from harness.loading import LABS_DIR, load_matrix
@@ -28,10 +28,6 @@ state_dir_option = click.option(
 )
 
 
-def _say(message: str) -> None:
-    click.echo(message, err=True)
-
-
 @click.group()
 def lab() -> None:
     """The embedded lab: real Nova with fake virt drivers, one process per cell on 127.0.0.1."""
@@ -42,7 +38,7 @@ def lab() -> None:
 def prepare() -> None:
     """Build the lab's virtualenv now (otherwise `up` builds it the first time)."""
     try:
-        python = environment.ensure(progress=_say)
+        python = environment.ensure(progress=say)
     except environment.LabEnvironmentError as error:
         raise UserFacingError(str(error)) from None
     click.echo(f"lab environment: {python.parent.parent}")
@@ -77,9 +73,9 @@ def up(
     except cells.LabConfigError as error:
         raise click.UsageError(str(error)) from None
     try:
-        python = environment.ensure(progress=_say)
+        python = environment.ensure(progress=say)
         state = LabState(state_dir)
-        control.up(state, chosen, python, progress=_say)
+        control.up(state, chosen, python, progress=say)
     except (environment.LabEnvironmentError, control.LabStartError) as error:
         raise UserFacingError(str(error)) from None
     _print_statuses(control.statuses(state))

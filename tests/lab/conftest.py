@@ -5,6 +5,8 @@ The lab's virtualenv is built on first use (CI builds it up front with `matrix l
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from harness.lab import control, environment
 from harness.lab.cells import cells_from
 from harness.lab.state import LabState
 from harness.loading import load_matrix
-from tests.conftest import SHIPPED
+from tests.conftest import REPO, SHIPPED
 
 T = TypeVar("T")
 
@@ -56,3 +58,32 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "
         time.sleep(interval)
         interval = min(interval * 1.5, 1.0)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def matrix_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """The installed `matrix` console script, run from the checkout as a user would."""
+    executable = Path(sys.executable).parent / "matrix"
+    return subprocess.run(
+        [str(executable), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def live_processes_mentioning(text: str) -> list[str]:
+    """Command lines of live (not zombie) processes whose command line contains `text`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in argv and status != "Z":
+            found.append(argv)
+    return found

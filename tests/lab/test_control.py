@@ -17,6 +17,7 @@ from harness.lab.state import LabState
 from harness.loading import load_matrix
 from harness.model import Provenance, Target
 from tests.conftest import SHIPPED
+from tests.lab.conftest import live_processes_mentioning
 
 STUB = Path(__file__).with_name("stub_cell.py")
 
@@ -116,7 +117,7 @@ def test_a_cell_that_never_answers_is_stopped_after_the_timeout(
     with pytest.raises(control.LabStartError, match="cell 'c1' did not answer within 1 s"):
         control.up(state, [cell()], stub_python, timeout=1.0)
     assert control.statuses(state)[0].health == "stopped"
-    assert not any(str(state.cell_dir("c1").resolve()) in _cmdline(p) for p in _pids())
+    assert not live_processes_mentioning(str(state.cell_dir("c1").resolve()))
 
 
 def test_a_killed_cell_shows_as_dead(state: LabState, stub_python: Path) -> None:
@@ -146,31 +147,3 @@ def test_real_combinations_cannot_be_lab_cells() -> None:
     matrix = load_matrix(SHIPPED)
     with pytest.raises(LabConfigError, match="is not an embedded combination"):
         cells_from(matrix, matrix.labs["example-devstack"])
-
-
-def _pids() -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
-
-
-def test_interrupting_up_stops_the_cells_it_started(
-    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("STUB_CELL_MODE", "hang")
-
-    def interrupted(*args: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(control, "_wait_ready", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
-    assert [s.health for s in control.statuses(state)] == ["stopped", "stopped"]
-    assert not any(str(state.root.resolve()) in _cmdline(p) for p in _pids())

@@ -15,7 +15,7 @@ import yaml
 
 from harness.lab.state import LabState
 from harness.records import read_header, read_results
-from tests.lab.test_run import matrix
+from tests.lab.conftest import matrix_cli
 
 
 def version_document(handler: http.server.BaseHTTPRequestHandler) -> bytes | None:
@@ -106,7 +106,7 @@ def test_faulty_clouds_are_recorded_while_others_finish(
     lab["clouds_yaml"] = "clouds.yaml"
     (tmp_path / "lab.yaml").write_text(yaml.safe_dump(lab))
 
-    done = matrix(
+    done = matrix_cli(
         "run",
         "--lab",
         str(tmp_path / "lab.yaml"),

@@ -3,62 +3,36 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
-
-MATRIX = Path(sys.executable).parent / "matrix"
-
-
-def matrix(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MATRIX), *args], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
-def cell_processes(state_dir: Path) -> list[str]:
-    """Command lines of live processes that belong to this lab directory."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            status = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if str(state_dir) in argv and status != "Z":
-            found.append(argv)
-    return found
+from tests.lab.conftest import live_processes_mentioning, matrix_cli
 
 
 def test_up_status_down_leaves_no_process(tmp_path: Path, lab_python: Path) -> None:
     state_dir = (tmp_path / "lab").resolve()
-    started = matrix("lab", "up", "--cell", "live-local", "--dir", str(state_dir))
+    started = matrix_cli("lab", "up", "--cell", "live-local", "--dir", str(state_dir))
     assert started.returncode == 0, started.stderr
     assert "live-local: up in" in started.stderr
     clouds = state_dir / "clouds.yaml"
     assert f"export OS_CLIENT_CONFIG_FILE={clouds}" in started.stdout
     token = (state_dir / "cells" / "live-local" / "token").read_text().strip()
     assert token not in started.stdout + started.stderr
-    assert len(cell_processes(state_dir)) == 1
+    assert len(live_processes_mentioning(str(state_dir))) == 1
 
-    status = matrix("lab", "status", "--json", "--dir", str(state_dir))
+    status = matrix_cli("lab", "status", "--json", "--dir", str(state_dir))
     (cell,) = json.loads(status.stdout)
     assert (cell["cell"], cell["health"]) == ("live-local", "up")
     assert cell["url"].startswith("http://127.0.0.1:")
 
-    stopped = matrix("lab", "down", "--dir", str(state_dir))
+    stopped = matrix_cli("lab", "down", "--dir", str(state_dir))
     assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped live-local"
-    assert cell_processes(state_dir) == []
+    assert live_processes_mentioning(str(state_dir)) == []
     assert not clouds.exists()
-    after = matrix("lab", "status", "--json", "--dir", str(state_dir))
+    after = matrix_cli("lab", "status", "--json", "--dir", str(state_dir))
     assert [c["health"] for c in json.loads(after.stdout)] == ["stopped"]
 
 
 def test_unknown_cell_is_a_one_line_error(tmp_path: Path) -> None:
-    done = matrix("lab", "up", "--cell", "live-locl", "--dir", str(tmp_path))
+    done = matrix_cli("lab", "up", "--cell", "live-locl", "--dir", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip() == "matrix: unknown cell 'live-locl'; did you mean 'live-local'?"

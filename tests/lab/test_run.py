@@ -10,20 +10,14 @@ from pathlib import Path
 from harness.lab.state import LabState
 from harness.records import read_header, read_results
 from tests.conftest import REPO
-from tests.lab.conftest import connect, wait_for
+from tests.lab.conftest import connect, matrix_cli, wait_for
 from tests.lab.test_cells import IMAGE
 
 MATRIX = Path(sys.executable).parent / "matrix"
 
 
-def matrix(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MATRIX), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 def test_run_records_every_target_and_writes_junit(running_lab: LabState, tmp_path: Path) -> None:
-    done = matrix(
+    done = matrix_cli(
         "run", "--lab", str(running_lab.lab_file), "--out", str(tmp_path),
         "--feature", "launch", "--feature", "block-live-migration", "--job-url", "https://ci.example.org/job/7",
     )  # fmt: skip
@@ -61,7 +55,7 @@ def test_run_records_every_target_and_writes_junit(running_lab: LabState, tmp_pa
 
 
 def test_unknown_feature_is_bad_input(running_lab: LabState, tmp_path: Path) -> None:
-    done = matrix(
+    done = matrix_cli(
         "run",
         "--lab",
         str(running_lab.lab_file),
@@ -93,12 +87,14 @@ def test_cleanup_deletes_only_what_a_run_tagged(running_lab: LabState) -> None:
             wait_for(
                 lambda s=server: conn.compute.get_server(s.id).status == "ACTIVE", what="ACTIVE"
             )
-        dry = matrix("cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run", "--dry-run")
+        dry = matrix_cli(
+            "cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run", "--dry-run"
+        )
         assert dry.returncode == 0, dry.stderr
         assert "live-local: would delete server leftover (run old-run)" in dry.stdout
         assert conn.compute.find_server(tagged.id, ignore_missing=True) is not None
 
-        done = matrix("cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run")
+        done = matrix_cli("cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run")
         assert done.returncode == 0, done.stderr
         assert "live-local: deleted server leftover (run old-run)" in done.stdout
         assert "deleted 1 leftover(s)" in done.stdout
