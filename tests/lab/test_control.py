@@ -147,3 +147,18 @@ def test_real_combinations_cannot_be_lab_cells() -> None:
     matrix = load_matrix(SHIPPED)
     with pytest.raises(LabConfigError, match="is not an embedded combination"):
         cells_from(matrix, matrix.labs["example-devstack"])
+
+
+def test_interrupting_up_stops_the_cells_it_started(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_CELL_MODE", "hang")
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(control, "_wait_ready", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
+    assert [s.health for s in control.statuses(state)] == ["stopped", "stopped"]
+    assert not live_processes_mentioning(str(state.root.resolve()))
