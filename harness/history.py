@@ -19,7 +19,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.records import RESULTS_FILE, RUN_FILE, Result, RunHeader, read_header, read_results
+from harness.records import (
+    RESULTS_FILE,
+    RUN_FILE,
+    Result,
+    RunHeader,
+    read_header,
+    read_results,
+    utc,
+)
 
 DEFAULT_DB = Path("results") / "history.sqlite"
 SCHEMA_VERSION = 1
@@ -66,6 +74,7 @@ CREATE TABLE IF NOT EXISTS facts (
     PRIMARY KEY (run_id, host, name)
 );
 CREATE INDEX IF NOT EXISTS runs_by_combination ON runs (combination, started_at);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at, run_id);
 CREATE INDEX IF NOT EXISTS results_by_feature ON results (feature, run_id);
 """
 
@@ -129,7 +138,7 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
             "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (
                 header.run_id, header.combination, int(header.embedded), header.target,
-                header.lab, header.status, header.started_at, header.ended_at, provenance.kind,
+                header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
                 int(provenance.voting), provenance.job_url, provenance.harness_version,
                 provenance.scenarios_revision, str(header.preflight.get("status", "not-run")),
                 int(header.forced), header.model_dump_json(),

@@ -274,6 +274,11 @@ class Level(Strict):
 
 class LevelPolicy(Strict):
     criteria: dict[CriterionId, Criterion]
+    stale_after_days: Annotated[int, Field(ge=1)] = Field(
+        90,
+        description="A cell whose newest valid result is older than this is unknown, "
+        "whatever it once proved.",
+    )
     ladder: Annotated[list[Level], Field(min_length=1, description="Highest level first.")]
 
 

@@ -71,6 +71,18 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def utc(timestamp: str) -> str:
+    """The same moment as ISO 8601 in UTC to the second, so times compare as strings; text
+    that is not a time is returned as it is."""
+    try:
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
 def write_header(run_dir: Path, header: RunHeader) -> None:
     """Replace run.json atomically: a reader sees the old or the new header, never half."""
     run_dir.mkdir(parents=True, exist_ok=True)
