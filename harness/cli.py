@@ -17,7 +17,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import __version__, cleanup_command, ingest_command, run_command, schema
+from harness import (
+    __version__,
+    check_command,
+    cleanup_command,
+    ingest_command,
+    levels_command,
+    run_command,
+    schema,
+)
 from harness.applicability import Verdict, verdicts
 from harness.cliutil import Settings, console, handles_errors, parse_axis_filters
 from harness.lab import commands as lab_commands
@@ -296,3 +304,5 @@ cli.add_command(lab_commands.lab)
 cli.add_command(run_command.run)
 cli.add_command(cleanup_command.cleanup)
 cli.add_command(ingest_command.ingest_)
+cli.add_command(levels_command.levels)
+cli.add_command(check_command.check)

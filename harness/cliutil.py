@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from harness.history import DEFAULT_DB
 from harness.matrix import Matrix
 from harness.problems import DeclarationError, unknown
 
@@ -98,3 +100,33 @@ def parse_axis_filters(matrix: Matrix, filters: Sequence[str]) -> dict[str, set[
 def say(message: str) -> None:
     """Progress for humans goes to stderr, so stdout stays the command's result."""
     click.echo(message, err=True)
+
+
+def history_options(command: F) -> F:
+    """--db and --at, shared by every command that reads levels from the history."""
+    command = click.option(
+        "--at",
+        "at",
+        metavar="TIME",
+        callback=_parse_time,
+        help="Judge as of this ISO 8601 time (default: now, UTC).",
+    )(command)
+    return click.option(
+        "--db",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The SQLite history.",
+    )(command)
+
+
+def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}': expected an ISO 8601 time such as 2026-11-21T12:00:00Z"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -53,6 +53,7 @@ class Cell:
     combination: str
     level: str  # a ladder level id, or failing / unknown / n/a
     score: int = 0
+    reason: str = ""  # one line: why this level, e.g. "the newest valid result is stale"
     criteria: tuple[CriterionResult, ...] = ()  # empty for n/a
     flaky: bool = False  # latest passes, but the window holds failures below the pass rate
     flags: tuple[Flag, ...] = ()  # declared known bugs that match this combination
@@ -127,7 +128,13 @@ def compute_levels(
             seen = observations.get((feature_id, combination_id))
             applies = verdict(matrix, feature_id, feature, combination)
             if not applies.applicable:
-                cell = Cell(feature_id, combination_id, LEVEL_NA, why_not_applicable=applies.why)
+                cell = Cell(
+                    feature_id,
+                    combination_id,
+                    LEVEL_NA,
+                    reason="not applicable by design",
+                    why_not_applicable=applies.why,
+                )
                 if seen is not None:
                     _fill_evidence(cell, seen)
             else:
@@ -182,15 +189,28 @@ class Judge:
             and seen.window_failed
             and seen.window_rate < self.min_pass_rate
         )
+        if latest is None:
+            cell.level = LEVEL_UNKNOWN
+            cell.reason = "no valid evidence" + self._ignored_note(seen)
+            return cell
         if stale:
             cell.level = LEVEL_UNKNOWN
+            cell.reason = (
+                f"the newest valid result ({_day(latest)}) is older than "
+                f"{self.policy.stale_after_days} days"
+            )
             return cell
         for level in self.policy.ladder:
             if set(level.needs) <= met and cell.score >= (level.min_score or 0):
                 cell.level = level.id
+                cell.reason = f"meets every criterion {level.id} needs"
                 return cell
-        assert latest is not None
-        cell.level = LEVEL_UNKNOWN if latest.passed else LEVEL_FAILING
+        if latest.passed:
+            cell.level = LEVEL_UNKNOWN
+            cell.reason = "the evidence meets no level's needs"
+        else:
+            cell.level = LEVEL_FAILING
+            cell.reason = f"the latest valid result ({_day(latest)}) {latest.outcome}"
         return cell
 
     def _criterion(
