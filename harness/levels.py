@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from harness.applicability import verdict
-from harness.evidence import Evidence, Observation, read_observations
+from harness.evidence import Evidence, Observation, paused_collector, read_observations
 from harness.matrix import Matrix
 from harness.model import Criterion, Flag, LevelPolicy
 
@@ -118,6 +118,13 @@ def compute_levels(
     feature_ids = list(features or matrix.features)
     result = LevelMatrix(now.isoformat(timespec="seconds"), policy, feature_ids, combination_ids)
     judge = Judge(policy, now)
+    with paused_collector():
+        _judge_all(matrix, db, judge, result)
+    return result
+
+
+def _judge_all(matrix: Matrix, db: Path, judge: Judge, result: LevelMatrix) -> None:
+    combination_ids, feature_ids = result.combinations, result.features
     observations = read_observations(
         matrix, db, combination_ids, feature_ids, keep=RECENT, window_start=judge.window_start
     )
@@ -136,12 +143,11 @@ def compute_levels(
                     why_not_applicable=applies.why,
                 )
                 if seen is not None:
-                    _fill_evidence(cell, seen)
+                    _fill_evidence(cell, seen, judge.weeks)
             else:
                 cell = judge.cell(feature_id, combination_id, seen, bool(feature.tempest))
             cell.flags = applies.flags
             result.cells[(feature_id, combination_id)] = cell
-    return result
 
 
 class Judge:
@@ -161,13 +167,14 @@ class Judge:
         self.window_start = _iso(now - self.window)
         self.fresh_start = _iso(now - self.fresh_window)
         self.today = now.date().isoformat()
+        self.weeks: dict[tuple[str, int, int], Week] = {}  # shared by cells: they are immutable
 
     def cell(
         self, feature: str, combination: str, seen: Observation | None, has_tempest: bool
     ) -> Cell:
         cell = Cell(feature, combination, LEVEL_UNKNOWN)
         if seen is not None:
-            _fill_evidence(cell, seen)
+            _fill_evidence(cell, seen, self.weeks)
         judged = {
             criterion_id: self._criterion(criterion_id, seen, has_tempest)
             for criterion_id in self.policy.criteria
@@ -281,14 +288,19 @@ class Judge:
         return f"; {seen.ignored} result(s) ignored ({', '.join(sorted(seen.ignored_why))})"
 
 
-def _fill_evidence(cell: Cell, seen: Observation) -> None:
+def _fill_evidence(cell: Cell, seen: Observation, weeks: dict[tuple[str, int, int], Week]) -> None:
     cell.passed, cell.failed = seen.passed, seen.failed
     cell.last_pass, cell.last_failure = seen.last_pass, seen.last_failure
     cell.versions = {name: tuple(reversed(values)) for name, values in seen.versions.items()}
     cell.job_urls = tuple(reversed(seen.job_urls))
     cell.labs = tuple(sorted(seen.labs))
     cell.recent = tuple(seen.newest_first())
-    cell.weeks = tuple(Week(start, p, f) for start, (p, f) in sorted(seen.weeks.items()))
+    # Most cells have the same few weeks (one or two runs a week): sharing them saves building
+    # and keeping hundreds of thousands of objects at a million results.
+    cell.weeks = tuple(
+        weeks.get(key) or weeks.setdefault(key, Week(*key))
+        for key in sorted((start, p, f) for start, (p, f) in seen.weeks.items())
+    )
     cell.flagged_results = seen.flagged
     cell.ignored = seen.ignored
 
