@@ -1,0 +1,183 @@
+"""The shape of `matrix.json`, as pydantic models: the single source of `matrix.schema.json`.
+
+`harness.publish.json_export` writes the document from plain dicts (fast at thousands of
+cells); these models only describe it. Every key is always present (null or empty when there
+is nothing to say), so a consumer never has to guess. Bump `FORMAT` on any change that is not
+a pure addition.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT = 1
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+_DATE_TIME: dict[str, Any] = {"format": "date-time"}
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CriterionOut(_Out):
+    """A criterion of the level policy and the parameters it is judged with."""
+
+    id: str = Field(description="Criterion id, e.g. 'consistent'.")
+    name: str = Field(description="Human name.")
+    weight: int = Field(description="Points a cell scores when it meets the criterion.")
+    description: str = Field(description="What the criterion asks for.")
+    window_days: int | None = Field(description="Window in days, for windowed criteria.")
+    min_runs: int | None = Field(description="Fewest valid results in the window.")
+    min_pass_rate: float | None = Field(description="Lowest pass rate in the window, 0 to 1.")
+    min_labs: int | None = Field(description="Fewest distinct labs passing in the window.")
+
+
+class LevelOut(_Out):
+    """A rung of the ladder, highest first."""
+
+    id: str = Field(description="Level id, e.g. 'gated'.")
+    title: str = Field(description="Human title.")
+    nova_rating: str | None = Field(
+        description="The deployment rating of Nova's feature classification it stands for."
+    )
+    needs: list[str] = Field(description="Criterion ids a cell must meet for this level.")
+    min_score: int | None = Field(description="Lowest score for this level, if any.")
+
+
+class PolicyOut(_Out):
+    """The level policy (matrix/levels.yaml) the cells were judged by."""
+
+    criteria: list[CriterionOut] = Field(description="Every criterion, in declaration order.")
+    ladder: list[LevelOut] = Field(description="Declared levels, highest first.")
+    stale_after_days: int = Field(description="Evidence older than this counts for nothing.")
+    max_score: int = Field(description="Sum of every criterion's weight.")
+    levels: list[str] = Field(
+        description="Every level a cell can have, best first: the ladder, then the computed "
+        "'failing' (latest valid evidence fails), 'unknown' (no valid or only stale evidence) "
+        "and 'n/a' (not applicable by design)."
+    )
+
+
+class AxisValueOut(_Out):
+    id: str = Field(description="Value id, e.g. 'ceph-rbd'.")
+    title: str = Field(description="Human title.")
+    embedded: bool = Field(description="A value of the embedded lab (Nova's fake drivers).")
+
+
+class AxisOut(_Out):
+    """An axis of the matrix (hypervisor, storage, network...), in declaration order."""
+
+    id: str = Field(description="Axis id.")
+    values: list[AxisValueOut] = Field(description="Its values, in declaration order.")
+
+
+class CombinationOut(_Out):
+    """A column: one value per axis."""
+
+    id: str = Field(description="Combination id: the value ids joined by '/', in axis order.")
+    values: dict[str, str] = Field(description="Axis id -> value id.")
+    title: str | None = Field(description="Human title, if declared.")
+    description: str | None = Field(description="What is deployed, if declared.")
+    reference: str | None = Field(description="The CI job it is modelled on, if declared.")
+    embedded: bool = Field(
+        description="An embedded-lab combination; its evidence never counts for real ones."
+    )
+
+
+class FeatureOut(_Out):
+    """A row: a feature the harness proves with scenarios."""
+
+    id: str = Field(description="Feature id.")
+    title: str = Field(description="Human title.")
+    family: str = Field(description="Feature family, e.g. 'migration'.")
+    nova: str | None = Field(description="Operation key in Nova's support-matrix.ini, if any.")
+    tempest: list[str] = Field(description="Idempotent ids of upstream tempest tests.")
+    status: str = Field(
+        description="Nova's status: mandatory, optional, choice(group) or condition(expr)."
+    )
+    microversion: str | None = Field(description="Compute API microversion the feature needs.")
+    notes: str | None = Field(description="Free-text notes.")
+
+
+class EvidenceOut(_Out):
+    """One valid result: the run it came from and where to look (the run's kind, lab and
+    message are in the history: `matrix levels --explain`)."""
+
+    run_id: str = Field(description="The run id.")
+    started_at: str = Field(description="When the run started (UTC).", json_schema_extra=_DATE_TIME)
+    outcome: Literal["passed", "failed", "error"] = Field(description="The result.")
+    job_url: str | None = Field(description="The CI job's page, if any.")
+
+
+class CriteriaOut(_Out):
+    """Every criterion of the policy judged on one cell, in policy order; both empty for n/a.
+    Why a missed criterion is missed is kept; why a met one holds, and the runs behind every
+    judgement, are what `matrix levels --explain FEATURE@COMBINATION` prints."""
+
+    met: list[str] = Field(description="Ids of the criteria the cell meets.")
+    missed: dict[str, str] = Field(
+        description="Criterion id -> one line saying why the cell misses it."
+    )
+
+
+class FlagOut(_Out):
+    """A declared known bug that matches the cell's combination."""
+
+    bug: str = Field(description="The bug's URL.")
+    why: str = Field(description="What goes wrong.")
+
+
+class CellOut(_Out):
+    """One feature on one combination, with its level and a summary of the evidence."""
+
+    feature: str = Field(description="Feature id (see features).")
+    combination: str = Field(description="Combination id (see combinations).")
+    level: str = Field(description="One of policy.levels.")
+    score: int = Field(description="Sum of the weights of the criteria met (0 for n/a).")
+    reason: str = Field(description="One line: why this level.")
+    flaky: bool = Field(
+        description="The latest result passes but the window's pass rate is below the policy's."
+    )
+    flagged: bool = Field(
+        description="A declared known bug matches, or results were skipped as flagged."
+    )
+    flags: list[FlagOut] = Field(description="The declared known bugs that match.")
+    not_applicable: str | None = Field(
+        description="Why the feature cannot work here by design (level 'n/a'), else null."
+    )
+    criteria: CriteriaOut
+    passed: int = Field(description="Valid passes over the whole history.")
+    failed: int = Field(description="Valid failures and errors over the whole history.")
+    pass_rate: float | None = Field(description="passed / (passed + failed); null without results.")
+    ignored: int = Field(description="Results of runs that count for nothing (e.g. unverified).")
+    last_pass: EvidenceOut | None = Field(description="The newest valid pass.")
+    last_failure: EvidenceOut | None = Field(description="The newest valid failure or error.")
+    versions: dict[str, list[str]] = Field(
+        description="Recorded fact (nova, libvirt, qemu...) -> values seen, newest first."
+    )
+    labs: list[str] = Field(description="Labs with valid evidence, sorted.")
+
+
+class MatrixExport(_Out):
+    """The known-to-work matrix of the feature-support harness, as written by `matrix publish`."""
+
+    format: Literal[1] = Field(description="Version of this format.")
+    computed_at: str = Field(
+        description="The moment the levels were judged as of (UTC).", json_schema_extra=_DATE_TIME
+    )
+    policy: PolicyOut
+    axes: list[AxisOut] = Field(description="The axes of the matrix, in declaration order.")
+    combinations: list[CombinationOut] = Field(description="The columns, in declaration order.")
+    features: list[FeatureOut] = Field(description="The rows, in declaration order.")
+    cells: list[CellOut] = Field(
+        description="Every feature x combination, combination by combination, features in order."
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of matrix.json."""
+    schema = MatrixExport.model_json_schema()
+    return {"$schema": SCHEMA_DIALECT, **schema}
