@@ -23,6 +23,7 @@ from harness import (
     cleanup_command,
     ingest_command,
     levels_command,
+    publish_command,
     run_command,
     schema,
 )
@@ -306,3 +307,4 @@ cli.add_command(cleanup_command.cleanup)
 cli.add_command(ingest_command.ingest_)
 cli.add_command(levels_command.levels)
 cli.add_command(check_command.check)
+cli.add_command(publish_command.publish)
