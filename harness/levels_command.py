@@ -21,6 +21,8 @@ from harness.levels import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMa
 from harness.loading import load_matrix
 from harness.matrix import Matrix
 from harness.problems import display_path, unknown
+from harness.publish.json_export import cell_json as export_cell
+from harness.publish.json_export import document
 
 WIDTH = 120
 FEATURE_COLUMN = 30
@@ -92,7 +94,7 @@ def levels(
         found = compute_levels(matrix, db, now=at, combinations=[combination], features=[feature])
         cell = found.cell(feature, combination)
         if as_json:
-            click.echo(json.dumps(cell_json(cell, explain=True), indent=2))
+            click.echo(json.dumps(explanation_json(cell), indent=2))
         else:
             print_explanation(console(), found, cell, db)
         return
@@ -111,7 +113,7 @@ def levels(
         matrix, db, now=at, combinations=combinations, features=list(features) or None
     )
     if as_json:
-        click.echo(json.dumps(levels_json(found), indent=2))
+        click.echo(json.dumps(document(found, matrix), indent=2))  # matrix.json's shape
         return
     if not db.exists():
         click.echo(f"no history at {display_path(db)} yet: run `matrix ingest`", err=True)
@@ -244,28 +246,15 @@ def _runs(run_ids: tuple[str, ...]) -> str:
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def cell_json(cell: Cell, *, explain: bool = False) -> dict[str, object]:
-    data: dict[str, object] = {
-        "feature": cell.feature,
-        "combination": cell.combination,
-        "level": cell.level,
-        "score": cell.score,
-        "reason": cell.reason,
-        "flaky": cell.flaky,
-        "flagged": cell.flagged,
-        "passed": cell.passed,
-        "failed": cell.failed,
-    }
-    if cell.why_not_applicable:
-        data["not_applicable"] = cell.why_not_applicable
-    if explain:
-        data["criteria"] = [
+def explanation_json(cell: Cell) -> dict[str, object]:
+    """The cell as matrix.json has it, plus every criterion's why and runs, and its evidence."""
+    data = export_cell(cell)
+    data["explained"] = {
+        "criteria": [
             {"id": c.id, "met": c.met, "weight": c.weight, "why": c.why, "runs": list(c.runs)}
             for c in cell.criteria
-        ]
-        data["flags"] = [{"bug": f.bug, "why": f.why} for f in cell.flags]
-        data["ignored"] = cell.ignored
-        data["recent"] = [
+        ],
+        "recent": [
             {
                 "run_id": e.run_id,
                 "started_at": e.started_at,
@@ -277,15 +266,6 @@ def cell_json(cell: Cell, *, explain: bool = False) -> dict[str, object]:
                 "message": e.message,
             }
             for e in cell.recent
-        ]
-    return data
-
-
-def levels_json(found: LevelMatrix) -> dict[str, object]:
-    return {
-        "computed_at": found.computed_at,
-        "levels": found.levels,
-        "features": found.features,
-        "combinations": found.combinations,
-        "cells": [cell_json(cell) for cell in found.cells.values()],
+        ],
     }
+    return data

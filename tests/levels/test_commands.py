@@ -7,12 +7,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
 from rich.console import Console
 
 from harness.levels import Cell, LevelMatrix
 from harness.levels_command import print_matrix
 from harness.loading import load_matrix
+from harness.publish.export_schema import json_schema
 from tests.builder import NOW, History
 from tests.conftest import Result
 from tests.levels.conftest import BLM, EMBEDDED, KVM, LM, QEMU
@@ -52,6 +54,7 @@ def test_levels_prints_every_cell_with_a_key_and_legend(levels: Run, history: Hi
 def test_levels_json_has_every_cell(levels: Run, history: History) -> None:
     history.run(KVM, {LM: "passed"})
     data = json.loads(levels("--json").out)
+    jsonschema.validate(data, json_schema())  # the shape of matrix.json
     cells = {(c["feature"], c["combination"]): c for c in data["cells"]}
     assert len(cells) == 3 * 7
     assert cells[(LM, KVM)]["level"] == "reported"
@@ -61,8 +64,8 @@ def test_levels_json_has_every_cell(levels: Run, history: History) -> None:
 
 def test_levels_filters_columns_and_rows(levels: Run) -> None:
     data = json.loads(levels("--json", "--axis", "hypervisor=libvirt-qemu", "--feature", LM).out)
-    assert data["combinations"] == [QEMU, "libvirt-qemu/ceph-rbd/ovs"]
-    assert data["features"] == [LM]
+    assert [c["id"] for c in data["combinations"]] == [QEMU, "libvirt-qemu/ceph-rbd/ovs"]
+    assert [f["id"] for f in data["features"]] == [LM]
 
 
 def test_explain_lists_each_criterion_with_the_runs_behind_it(
@@ -80,6 +83,10 @@ def test_explain_lists_each_criterion_with_the_runs_behind_it(
     assert first in out and "https://ci/9" in out
     assert "1 result(s) ignored (forced past preflight)" in out
     assert "tested: misses consistent" in out
+    explained = json.loads(levels("--explain", f"{LM}@{KVM}", "--json").out)["explained"]
+    assert [e["run_id"] for e in explained["recent"]] == [last, first]
+    consistent = next(c for c in explained["criteria"] if c["id"] == "consistent")
+    assert (consistent["met"], consistent["runs"]) == (False, [last, first])
 
 
 def test_explain_json_and_not_applicable(levels: Run) -> None:
