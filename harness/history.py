@@ -104,22 +104,32 @@ def connect(db: Path) -> sqlite3.Connection:
     return connection
 
 
-def load_run(run_dir: Path) -> tuple[RunHeader, list[Result]]:
-    """Read and validate a whole run record, or say precisely what is wrong with it."""
+def load_header(run_dir: Path) -> RunHeader:
+    """Read and validate a run's header, or say precisely what is wrong with it."""
     if not (run_dir / RUN_FILE).is_file():
         raise MalformedRecord(f"{run_dir}: no {RUN_FILE}")
     try:
-        header = read_header(run_dir)
+        return read_header(run_dir)
     except (ValidationError, ValueError) as error:
         raise MalformedRecord(f"{run_dir / RUN_FILE}: {_first_error(error)}") from None
-    results = []
+
+
+def load_results(run_dir: Path) -> list[Result]:
+    """Every result of a run, validated; a bad line is named by its number."""
+    results: list[Result] = []
     try:
         for result in read_results(run_dir):  # one by one: the error can name its line
             results.append(result)
     except (ValidationError, ValueError) as error:
         where = f"{run_dir / RESULTS_FILE}:{len(results) + 1}"
         raise MalformedRecord(f"{where}: {_first_error(error)}") from None
-    return header, results
+    return results
+
+
+def known(connection: sqlite3.Connection, run_id: str) -> bool:
+    return (
+        connection.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+    )
 
 
 def _first_error(error: Exception) -> str:
@@ -220,7 +230,11 @@ def _ingest_dirs(
     for run_dir in dirs:
         found = True
         try:
-            header, results = load_run(run_dir)
+            header = load_header(run_dir)
+            if known(connection, header.run_id):  # re-ingesting a results folder stays cheap
+                report.already.append(header.run_id)
+                continue
+            results = load_results(run_dir)
         except MalformedRecord as error:
             message = str(error)
             if shown_as is not None:  # name the tarball, not the temporary folder

@@ -63,6 +63,17 @@ def test_ingest_is_idempotent(tmp_path: Path) -> None:
     ]
 
 
+def test_a_run_already_in_the_history_is_not_read_again(tmp_path: Path) -> None:
+    """Re-ingesting a results folder full of old runs reads only their headers."""
+    db = tmp_path / "history.sqlite"
+    run_dir = make_run(tmp_path / "runs", "run-1", ["passed"])
+    assert ingest(db, [run_dir]).added == ["run-1"]
+    (run_dir / "results.jsonl").write_text("not json at all\n")
+    again = ingest(db, [run_dir])
+    assert (again.added, again.already, again.rejected) == ([], ["run-1"], [])
+    assert rows(db, "SELECT outcome FROM results") == [("passed",)]
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
