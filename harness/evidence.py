@@ -80,7 +80,6 @@ class Observation:
     job_urls: list[str] = field(default_factory=list)
     recent: deque[Evidence] = field(default_factory=deque)
     weeks: dict[str, tuple[int, int]] = field(default_factory=dict)
-    _last_run: str = ""
 
     @property
     def window_rate(self) -> float:
@@ -91,51 +90,8 @@ class Observation:
     def window_runs(self) -> tuple[str, ...]:
         return tuple(reversed(self.window_run_ids))
 
-    def add(self, evidence: Evidence, facts: tuple[tuple[str, str], ...]) -> None:
-        passed = evidence.passed
-        if passed:
-            self.passed += 1
-            self.last_pass = evidence
-        else:
-            self.failed += 1
-            self.last_failure = evidence
-        self.latest = evidence
-        if evidence.run_id != self._last_run:
-            self._last_run = evidence.run_id
-            self.runs += 1
-            for name, value in facts:
-                seen = self.versions.setdefault(name, [])
-                if value in seen:
-                    seen.remove(value)
-                seen.append(value)
-            if evidence.job_url:
-                if evidence.job_url in self.job_urls:
-                    self.job_urls.remove(evidence.job_url)
-                self.job_urls.append(evidence.job_url)
-                del self.job_urls[:-MAX_JOB_URLS]
-        self.labs.add(evidence.lab)
-        if evidence.started_at >= self.window_start:
-            if passed:
-                self.window_passed += 1
-                self.window_labs.add(evidence.lab)
-            else:
-                self.window_failed += 1
-            if not self.window_run_ids or self.window_run_ids[-1] != evidence.run_id:
-                self.window_run_ids.append(evidence.run_id)
-        self.recent.append(evidence)
-        week = _week(evidence.started_at)
-        p, f = self.weeks.get(week, (0, 0))
-        self.weeks[week] = (p + 1, f) if passed else (p, f + 1)
-
     def newest_first(self) -> list[Evidence]:
         return list(reversed(self.recent))
-
-
-@dataclass(frozen=True)
-class RunVerdict:
-    started_at: str  # normalised to UTC
-    ignored_why: str | None  # None when the run's results are valid evidence
-    versions: tuple[tuple[str, str], ...]
 
 
 def read_observations(
@@ -372,7 +328,6 @@ class _Cell:
             job_urls=_job_urls(runs),
             recent=deque((evidence[result] for result in recent), maxlen=keep),
             weeks=self.weeks,
-            _last_run=runs[-1].run_id if runs else "",
         )
 
 
