@@ -25,6 +25,7 @@ from harness.levels_command import LevelLook
 from harness.loading import load_matrix
 from harness.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.problems import display_path, unknown
+from harness.publish.json_export import evidence_json
 
 NEAREST = 3
 MESSAGE_WIDTH = 60
@@ -248,15 +249,9 @@ def _job_urls(cells: list[Cell]) -> list[str]:
 
 
 def _evidence_json(evidence: Evidence | None) -> dict[str, object] | None:
-    if evidence is None:
-        return None
-    return {
-        "run_id": evidence.run_id,
-        "started_at": evidence.started_at,
-        "outcome": evidence.outcome,
-        "message": evidence.message,
-        "job_url": evidence.job_url,
-    }
+    """As matrix.json has it, plus the message: an operator wants to read why it failed."""
+    data = evidence_json(evidence)
+    return None if data is None or evidence is None else {**data, "message": evidence.message}
 
 
 def _declared_json(matrix: Matrix, combination_id: str, cells: list[Cell]) -> dict[str, object]:

@@ -102,6 +102,17 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def db_option(command: F) -> F:
+    """--db: the SQLite history, for every command that reads or writes it."""
+    return click.option(
+        "--db",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The SQLite history.",
+    )(command)
+
+
 def history_options(command: F) -> F:
     """--db and --at, shared by every command that reads levels from the history."""
     command = click.option(
@@ -111,13 +122,7 @@ def history_options(command: F) -> F:
         callback=_parse_time,
         help="Judge as of this ISO 8601 time (default: now, UTC).",
     )(command)
-    return click.option(
-        "--db",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=DEFAULT_DB,
-        show_default=True,
-        help="The SQLite history.",
-    )(command)
+    return db_option(command)
 
 
 def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:

@@ -7,20 +7,14 @@ from pathlib import Path
 
 import click
 
-from harness.cliutil import EXIT_USAGE, handles_errors
-from harness.history import DEFAULT_DB, ingest
+from harness.cliutil import EXIT_USAGE, db_option, handles_errors
+from harness.history import ingest
 from harness.problems import display_path
 
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-@click.option(
-    "--db",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_DB,
-    show_default=True,
-    help="The SQLite history.",
-)
+@db_option
 @handles_errors
 def ingest_(paths: tuple[Path, ...], db: Path) -> None:
     """Add run directories (or folders or tarballs of them) to the history; a run already

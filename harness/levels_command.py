@@ -23,6 +23,7 @@ from harness.matrix import Matrix
 from harness.problems import display_path, unknown
 from harness.publish.json_export import cell_json as export_cell
 from harness.publish.json_export import document
+from harness.publish.text_table import FLAGGED_MARK, FLAKY_MARK
 
 WIDTH = 120
 FEATURE_COLUMN = 30
@@ -30,8 +31,6 @@ CELL_COLUMN = 4  # three characters and the gap between columns
 COMPUTED_MARKS = {LEVEL_FAILING: "✗", LEVEL_UNKNOWN: "?", LEVEL_NA: "·"}
 LADDER_STYLES = ("bold black on green", "black on green3", "black on cyan")
 COMPUTED_STYLES = {LEVEL_FAILING: "bold white on red", LEVEL_UNKNOWN: "yellow", LEVEL_NA: "dim"}
-FLAKY_MARK = "~"
-FLAGGED_MARK = "!"
 
 
 class LevelLook:

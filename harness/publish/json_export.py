@@ -121,14 +121,14 @@ def cell_json(cell: Cell) -> dict[str, Any]:
         "failed": cell.failed,
         "pass_rate": None if rate is None else round(rate, 4),
         "ignored": cell.ignored,
-        "last_pass": _evidence(cell.last_pass),
-        "last_failure": _evidence(cell.last_failure),
+        "last_pass": evidence_json(cell.last_pass),
+        "last_failure": evidence_json(cell.last_failure),
         "versions": {name: list(values) for name, values in cell.versions.items()},
         "labs": list(cell.labs),
     }
 
 
-def _evidence(evidence: Evidence | None) -> dict[str, Any] | None:
+def evidence_json(evidence: Evidence | None) -> dict[str, Any] | None:
     if evidence is None:
         return None
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from harness.publish.text_table import MARKS, SummaryTable
+from harness.publish.text_table import SummaryTable, key_and_legend
 
 MARKDOWN_NAME = "matrix.md"
 
@@ -39,17 +39,9 @@ def render_markdown(table: SummaryTable) -> str:
     for row in table.rows:
         cells = " | ".join(escape(label) for label in row.cells)
         lines.append(f"| {escape(row.title)} | {cells} |")
+    key, legend = key_and_legend(table, escape)
     lines += ["", "## Combinations", ""]
-    for column in table.columns:
-        text = f"- **{escape(column.key)}**: {escape(column.combination)}"
-        if column.title:
-            text += f" — {escape(column.title)}"
-        if column.embedded:
-            text += " (embedded lab)"
-        lines.append(text)
+    lines += key
     lines += ["", "## Levels", ""]
-    for entry in table.legend:
-        lines.append(f"- **{escape(entry.level)}** ({entry.count}): {escape(entry.meaning)}")
-    for mark, meaning in MARKS:
-        lines.append(f"- **{escape(mark)}** {escape(meaning)}")
+    lines += legend
     return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from harness.publish.text_table import MARKS, SummaryTable
+from harness.publish.text_table import SummaryTable, key_and_legend
 
 RST_NAME = "matrix.rst"
 
@@ -50,17 +50,9 @@ def render_rst(table: SummaryTable) -> str:
     for row in table.rows:
         lines.append(f"   * - {escape_block(row.title)}")
         lines += [f"     - {escape_block(label)}" for label in row.cells]
+    key, legend = key_and_legend(table, escape)
     lines += ["", "Combinations", "-" * len("Combinations"), ""]
-    for column in table.columns:
-        text = f"- **{escape(column.key)}**: {escape(column.combination)}"
-        if column.title:
-            text += f" — {escape(column.title)}"
-        if column.embedded:
-            text += " (embedded lab)"
-        lines.append(text)
+    lines += key
     lines += ["", "Levels", "-" * len("Levels"), ""]
-    for entry in table.legend:
-        lines.append(f"- **{escape(entry.level)}** ({entry.count}): {escape(entry.meaning)}")
-    for mark, meaning in MARKS:
-        lines.append(f"- **{escape(mark)}** {escape(meaning)}")
+    lines += legend
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ is plain text; each renderer escapes it for its own markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.levels import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMatrix
@@ -93,3 +94,23 @@ def summary_table(levels: LevelMatrix, matrix: Matrix) -> SummaryTable:
         for level, meaning in level_meanings(levels).items()
     )
     return SummaryTable(levels.computed_at, columns, rows, legend)
+
+
+def key_and_legend(
+    table: SummaryTable, escape: Callable[[str], str]
+) -> tuple[list[str], list[str]]:
+    """The column key and the legend as bullet items, the same in Markdown and RST."""
+    key = []
+    for column in table.columns:
+        text = f"- **{escape(column.key)}**: {escape(column.combination)}"
+        if column.title:
+            text += f" — {escape(column.title)}"
+        if column.embedded:
+            text += " (embedded lab)"
+        key.append(text)
+    legend = [
+        f"- **{escape(entry.level)}** ({entry.count}): {escape(entry.meaning)}"
+        for entry in table.legend
+    ]
+    legend += [f"- **{escape(mark)}** {escape(meaning)}" for mark, meaning in MARKS]
+    return key, legend
