@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.applicability import verdicts
-from harness.loading import load_matrix
+from harness.declarations.applicability import verdicts
+from harness.declarations.loading import load_matrix
 
 
 def write_matrix(root: Path, scale: int) -> None:

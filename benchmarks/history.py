@@ -11,7 +11,7 @@ few cells broken lately.
 
 The history is built in three steps (every 4th run of each combination, then every 2nd, then
 all, so each step spans the same two years): each step writes its run directories and
-ingests them with `harness.history.ingest` (the real path). Levels are computed after each
+ingests them with `harness.history.store.ingest` (the real path). Levels are computed after each
 step in a fresh process, to show growth with results and to measure its peak RSS alone;
 after the last step the same process also publishes the site (when `harness.publish` exists).
 The bulk path (`ingest_run` on records already in memory, no files) is timed separately.
@@ -50,11 +50,11 @@ from typing import Any
 
 import yaml
 
-from harness.applicability import verdicts
-from harness.history import connect, ingest, ingest_run
-from harness.loading import load_matrix
-from harness.matrix import Matrix
-from harness.records import RESULTS_FILE, RUN_FILE, Provenance, Result, RunHeader
+from harness.declarations.applicability import verdicts
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Matrix
+from harness.history.store import connect, ingest, ingest_run
+from harness.run.records import RESULTS_FILE, RUN_FILE, Provenance, Result, RunHeader
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
@@ -390,7 +390,7 @@ def rss_mib() -> float:
 
 def measure(matrix_dir: Path, db: Path, site: Path | None, profile: bool) -> dict[str, Any]:
     """Levels (and publish) in this process, which is fresh: RSS is theirs alone."""
-    from harness.levels import compute_levels
+    from harness.levels.compute import compute_levels
 
     figures: dict[str, Any] = {"rss_start_mib": rss_mib()}
     matrix = load_matrix(matrix_dir)
@@ -458,11 +458,11 @@ def db_mib(db: Path) -> float:
 
 
 def query_plan(db: Path) -> list[str]:
-    from harness import evidence
+    from harness.history import evidence
 
     query = getattr(evidence, "STREAM_QUERY", None)
     if query is None:
-        return ["(harness.evidence has no STREAM_QUERY to explain)"]
+        return ["(harness.history.evidence has no STREAM_QUERY to explain)"]
     with sqlite3.connect(db) as connection:
         return [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + query)]
 

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.declarations.loading import load_matrix
 from harness.lab import control, environment
 from harness.lab.cells import cells_from
 from harness.lab.state import LabState
-from harness.loading import load_matrix
 
 SHIPPED = Path(__file__).resolve().parent.parent / "matrix"
 

@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.cloud import connect
+from harness.declarations.loading import load_matrix
+from harness.declarations.model import Timeouts
 from harness.lab import control, environment
 from harness.lab.cells import cells_from
 from harness.lab.state import LabState
-from harness.loading import load_matrix
-from harness.model import Timeouts
-from harness.records import read_results
+from harness.run.cloud import connect
+from harness.run.records import read_results
 from harness.scenario.accounting import RequestLog, attach
 from harness.scenario.waiters import Waiter
 

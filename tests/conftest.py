@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from harness.cli import main
+from harness.cli.main import main
 
 # `HYPOTHESIS_PROFILE=thorough tox` hunts longer than the everyday run.
 settings.register_profile("default", max_examples=150)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.matrix import Combination, Lab, Matrix
-from harness.model import Target
-from harness.problems import unknown
+from harness.declarations.matrix import Combination, Lab, Matrix
+from harness.declarations.model import Target
+from harness.declarations.problems import unknown
 
 REQUIRED_ATTRIBUTES = ("live_migration", "shared")
 

@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.levels import LevelMatrix
-from harness.matrix import Matrix
+from harness.declarations.matrix import Matrix
+from harness.levels.compute import LevelMatrix
 from harness.publish.exports import write_exports
 from harness.publish.site import INDEX, Site
 

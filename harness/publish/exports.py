@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.levels import LevelMatrix
-from harness.matrix import Matrix
+from harness.declarations.matrix import Matrix
+from harness.levels.compute import LevelMatrix
 from harness.publish.json_export import write_json
 from harness.publish.markdown import MARKDOWN_NAME, render_markdown
 from harness.publish.nova_ini import INI_NAME, render_ini

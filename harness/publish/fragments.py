@@ -15,9 +15,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from harness.evidence import Evidence
-from harness.levels import Cell, CriterionResult
-from harness.model import Level
+from harness.declarations.model import Level
+from harness.history.evidence import Evidence
+from harness.levels.compute import Cell, CriterionResult
 
 COLUMNS = 10  # of the evidence table
 DASH = "&mdash;"  # an empty value; pages are kept ASCII, which Python joins and writes fastest

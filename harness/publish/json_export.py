@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.evidence import Evidence
-from harness.levels import Cell, LevelMatrix
-from harness.matrix import Matrix
+from harness.declarations.matrix import Matrix
+from harness.history.evidence import Evidence
+from harness.levels.compute import Cell, LevelMatrix
 from harness.publish.export_schema import FORMAT, json_schema
 
 JSON_NAME = "matrix.json"

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import re
 
-from harness.levels import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMatrix
-from harness.matrix import COMBINATION_SEPARATOR, Matrix
+from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
+from harness.levels.compute import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMatrix
 
 INI_NAME = "feature-matrix-harness.ini"
 

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from harness.levels import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell
-from harness.levels import LevelMatrix as Levels
-from harness.matrix import COMBINATION_SEPARATOR, Combination, Matrix
-from harness.model import SLUG_PATTERN, Level
+from harness.declarations.matrix import COMBINATION_SEPARATOR, Combination, Matrix
+from harness.declarations.model import SLUG_PATTERN, Level
+from harness.levels.compute import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell
+from harness.levels.compute import LevelMatrix as Levels
 from harness.publish.files import FileWriter
 from harness.publish.fragments import Fragments, LevelRow
 from harness.publish.plot import merge_weeks, pass_rate_svg

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.levels import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMatrix
-from harness.matrix import Matrix
+from harness.declarations.matrix import Matrix
+from harness.levels.compute import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMatrix
 
 FLAKY_MARK = "~"
 FLAGGED_MARK = "!"

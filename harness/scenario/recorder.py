@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from harness.records import Result, append_result, now
-from harness.redaction import Redactor
+from harness.run.records import Result, append_result, now
+from harness.run.secrets import Redactor
 
 MESSAGE_LIMIT = 2000  # characters of a failure kept in the record; the log has the rest
 

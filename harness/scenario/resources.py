@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.model import Target
+from harness.declarations.model import Target
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.skips import not_configured
 from harness.scenario.waiters import Waiter

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.applicability import Verdict, verdicts
-from harness.cloud import clouds_yaml_of
-from harness.loading import load_matrix
-from harness.matrix import Combination, Lab, Matrix
-from harness.model import Target
-from harness.problems import unknown
+from harness.declarations.applicability import Verdict, verdicts
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Combination, Lab, Matrix
+from harness.declarations.model import Target
+from harness.declarations.problems import unknown
+from harness.run.cloud import clouds_yaml_of
 
 
 class TargetSelectionError(ValueError):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.model import Timeouts
+from harness.declarations.model import Timeouts
 from harness.scenario.accounting import RequestLog
 
 T = TypeVar("T")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import ingest
-from harness.records import Provenance, Result, RunHeader, append_result, write_header
+from harness.history.store import ingest
+from harness.run.records import Provenance, Result, RunHeader, append_result, write_header
 
 
 def make_run(

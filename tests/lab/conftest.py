@@ -16,10 +16,10 @@ import openstack
 import pytest
 from openstack.config import OpenStackConfig
 
+from harness.declarations.loading import load_matrix
 from harness.lab import control, environment
 from harness.lab.cells import cells_from
 from harness.lab.state import LabState
-from harness.loading import load_matrix
 from tests.conftest import REPO, SHIPPED
 
 T = TypeVar("T")

@@ -243,7 +243,7 @@ def test_interface_attach_creates_a_port_the_network_api_lists(live_local: Conne
 
 
 def test_make_port_names_tags_and_cleans_up(running_lab: LabState, live_local: Connection) -> None:
-    from harness.model import Target, Timeouts
+    from harness.declarations.model import Target, Timeouts
     from harness.scenario.accounting import RequestLog
     from harness.scenario.cleanup import Cleanup
     from harness.scenario.resources import Resources

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.declarations.loading import load_matrix
+from harness.declarations.model import Provenance, Target
 from harness.lab import control
 from harness.lab.cells import CellSpec, LabConfigError, cells_from, select
 from harness.lab.state import LabState
-from harness.loading import load_matrix
-from harness.model import Provenance, Target
 from tests.conftest import SHIPPED
 from tests.lab.conftest import live_processes_mentioning
 

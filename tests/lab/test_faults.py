@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from harness.lab.state import LabState
-from harness.records import read_header, read_results
+from harness.run.records import read_header, read_results
 from tests.lab.conftest import matrix_cli
 
 

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.lab.state import LabState
-from harness.records import read_header, read_results
+from harness.run.records import read_header, read_results
 from tests.conftest import REPO
 from tests.lab.conftest import connect, matrix_cli, wait_for
 from tests.lab.test_cells import IMAGE

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.loading import load_matrix
-from harness.matrix import Matrix
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Matrix
 from tests.builder import History
 from tests.conftest import SHIPPED
 

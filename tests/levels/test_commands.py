@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from harness.levels import Cell, LevelMatrix
-from harness.levels_command import print_matrix
-from harness.loading import load_matrix
+from harness.cli.levels import print_matrix
+from harness.declarations.loading import load_matrix
+from harness.levels.compute import Cell, LevelMatrix
 from harness.publish.export_schema import json_schema
 from tests.builder import NOW, History
 from tests.conftest import Result

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.levels import Cell, compute_levels
-from harness.loading import load_matrix
-from harness.matrix import Matrix
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Matrix
+from harness.levels.compute import Cell, compute_levels
 from tests.builder import NOW, History
 from tests.conftest import edit
 from tests.levels.conftest import BLM, EMBEDDED, KVM, KVM_CEPH, LM, QEMU

@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 import testinfra
 
-from harness.checks import CHECKS, Verdict, parse_ini, redact
-from harness.loading import load_matrix
-from harness.matrix import Matrix
-from harness.model import (
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Matrix
+from harness.declarations.model import (
     CommandCheck,
     FileCheck,
     Host,
@@ -30,7 +29,8 @@ from harness.model import (
     ServiceCheck,
     Target,
 )
-from harness.preflight import CheckOutcome, PreflightResult, run_preflight
+from harness.preflight.checks import CHECKS, Verdict, parse_ini, redact
+from harness.preflight.runner import CheckOutcome, PreflightResult, run_preflight
 from tests.conftest import DATA, SHIPPED
 from tests.preflight.conftest import SshServer, free_port, write
 
@@ -570,7 +570,7 @@ def test_service_semantics(
 
 
 def test_registry_covers_every_check_kind() -> None:
-    from harness.model import CHECK_KINDS
+    from harness.declarations.model import CHECK_KINDS
 
     assert set(CHECKS) == set(CHECK_KINDS)
 

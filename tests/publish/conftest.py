@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import connect, ingest_run
-from harness.levels import LevelMatrix, compute_levels
-from harness.loading import load_matrix
-from harness.matrix import Matrix
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Matrix
+from harness.history.store import connect, ingest_run
+from harness.levels.compute import LevelMatrix, compute_levels
 from harness.publish import publish
-from harness.records import Provenance, Result, RunHeader
+from harness.run.records import Provenance, Result, RunHeader
 
 DATA = Path(__file__).parent.parent / "data" / "small"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

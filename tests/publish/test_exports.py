@@ -21,10 +21,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from markdown_it import MarkdownIt
 
-from harness.levels import LevelMatrix, compute_levels
-from harness.loading import load_matrix
-from harness.matrix import Combination, Matrix
-from harness.model import Feature
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Combination, Matrix
+from harness.declarations.model import Feature
+from harness.levels.compute import LevelMatrix, compute_levels
 from harness.publish import markdown, nova_ini, rst
 from harness.publish.export_schema import MatrixExport
 from harness.publish.exports import write_exports

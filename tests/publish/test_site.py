@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.cliutil import Settings
-from harness.evidence import Evidence
-from harness.levels import Week
+from harness.cli.common import Settings
+from harness.cli.publish import publish as publish_command
+from harness.history.evidence import Evidence
+from harness.levels.compute import Week
 from harness.publish import MANIFEST, publish
 from harness.publish.files import FileWriter
 from harness.publish.fragments import Fragments
 from harness.publish.plot import merge_weeks, pass_rate_svg
 from harness.publish.site import Site, abbreviations, cell_path, combination_file, safe_url
-from harness.publish_command import publish as publish_command
 from tests.publish.conftest import (
     BROKEN,
     DATA,

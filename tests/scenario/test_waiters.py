@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.model import Timeouts
+from harness.declarations.model import Timeouts
 from harness.scenario.accounting import RequestLog
 from harness.scenario.waiters import Poll, Waiter, WaitFailed
 

@@ -1,0 +1,274 @@
+"""`matrix run`: the main job from the command line, with live progress and a summary.
+
+Without --lab it runs the embedded lab: it starts the cells that are not already up, runs
+every scenario on every cell, and stops what it started, also when interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from harness.cli.common import (
+    Settings,
+    UserFacingError,
+    console,
+    handles_errors,
+    parse_axis_filters,
+    say,
+)
+from harness.declarations.loading import LABS_DIR, load_matrix
+from harness.declarations.model import Target
+from harness.declarations.problems import display_path, unknown
+from harness.lab import cells, control, environment
+from harness.lab.state import DEFAULT_DIR, LabState
+from harness.run.cloud import CloudConfigError, clouds_yaml_of
+from harness.run.cloud import redactor as cloud_redactor
+from harness.run.orchestration import Events, RunOptions, TargetRun, run_targets, select_targets
+from harness.run.secrets import Redactor
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+class ConsoleEvents(Events):
+    """Live progress: a bar per target, failures as they happen."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[state]}"), console=out, transient=False,
+        )  # fmt: skip
+        self.tasks: dict[str, TaskID] = {}
+        self.lock = threading.Lock()
+
+    def started(self, run: TargetRun) -> None:
+        with self.lock:
+            self.tasks[run.run_id] = self.bars.add_task(
+                run.target.target_name, total=None, state="preflight"
+            )
+
+    def preflight(self, run: TargetRun, status: str, failures: list[str]) -> None:
+        with self.lock:
+            self.bars.update(self.tasks[run.run_id], state=f"preflight {status}")
+            for failure in failures:
+                self.bars.console.print(Text(f"  {run.target.target_name}: {failure}", style="red"))
+
+    def progress(self, run: TargetRun, done: int, failure: str | None) -> None:
+        with self.lock:
+            self.bars.update(
+                self.tasks[run.run_id], total=run.planned, completed=done, state="running"
+            )
+            if failure:
+                self.bars.console.print(
+                    Text(f"  FAILED {run.target.target_name} {failure}", style="red")
+                )
+
+    def finished(self, run: TargetRun) -> None:
+        with self.lock:
+            self.bars.update(self.tasks[run.run_id], state=run.status, total=run.planned or 0)
+
+
+def redactor_for(lab_file: Path, clouds_yaml: str | None) -> Callable[[Target], Redactor]:
+    path = clouds_yaml_of(lab_file, clouds_yaml)
+
+    def for_target(target: Target) -> Redactor:
+        try:
+            return cloud_redactor(path, target.cloud)
+        except CloudConfigError as error:
+            raise UserFacingError(f"target '{target.target_name}': {error}") from None
+
+    return for_target
+
+
+@contextmanager
+def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
+    """Bring the embedded lab up for the run and take down what this run started."""
+    matrix = load_matrix(
+        settings.matrix_dir, [settings.matrix_dir / LABS_DIR / "embedded.yaml"], labs_dir=False
+    )
+    (lab,) = matrix.labs.values()
+    state = LabState(state_dir)
+    wanted = cells.cells_from(matrix, lab)
+    already = {s.name for s in control.statuses(state) if s.health == "up"}
+    try:
+        python = environment.ensure(progress=say)
+        control.up(state, wanted, python, progress=say)
+        yield state.lab_file
+    except (environment.LabEnvironmentError, control.LabStartError) as error:
+        raise UserFacingError(str(error)) from None
+    finally:
+        started = [c.name for c in wanted if c.name not in already]
+        if started:
+            control.down(state, started)
+            say(f"stopped the cells this run started: {', '.join(started)}")
+
+
+@click.command("run")
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Run against this lab (default: the embedded lab, started and stopped for the run).",
+)
+@click.option(
+    "--combination", "combinations", multiple=True, help="Only targets of this combination."
+)
+@click.option("--feature", "features", multiple=True, help="Only scenarios of this feature.")
+@click.option(
+    "--axis",
+    "axis_filters",
+    multiple=True,
+    metavar="AXIS=VALUE",
+    help="Only targets with this value.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Targets in parallel (default: one per target, up to the CPU count).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("results"),
+    show_default=True,
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run targets whose preflight failed (their runs are marked unverified).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["gate", "periodic", "third-party", "manual", "embedded"]),
+    help="Provenance kind (default: the target's).",
+)
+@click.option(
+    "--voting/--non-voting", default=None, help="Whether the CI job votes (default: the target's)."
+)
+@click.option("--job-url", help="CI job URL (default: from the CI environment).")
+@click.option(
+    "--scenarios",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("scenarios"),
+    show_default=True,
+    help="The scenario tests to run (they belong to the checkout, like matrix/).",
+)
+@click.option(
+    "--lab-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="Where the embedded lab keeps its state.",
+)
+@click.pass_context
+@handles_errors
+def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: Any) -> None:
+    """Preflight, scenarios, run records and JUnit per target; exit 1 if a scenario failed."""
+    settings: Settings = ctx.obj
+    if lab_file is None:
+        with embedded_lab(settings, lab_dir) as embedded_file:
+            code = _run(settings, embedded_file, **request)
+    else:
+        code = _run(settings, lab_file, **request)
+    ctx.exit(code)
+
+
+def _run(
+    settings: Settings,
+    lab_file: Path,
+    combinations: tuple[str, ...],
+    features: tuple[str, ...],
+    axis_filters: tuple[str, ...],
+    jobs: int | None,
+    out: Path,
+    force: bool,
+    kind: str | None,
+    voting: bool | None,
+    job_url: str | None,
+    scenarios: Path,
+) -> int:
+    matrix = load_matrix(settings.matrix_dir, [lab_file], labs_dir=False)
+    (lab,) = matrix.labs.values()
+    for combination in combinations:
+        if combination not in {t.combination for t in lab.targets}:
+            raise click.BadParameter(
+                unknown("combination", combination, [t.combination for t in lab.targets]),
+                param_hint="--combination",
+            )
+    for feature in features:
+        if feature not in matrix.features:
+            raise click.BadParameter(
+                unknown("feature", feature, list(matrix.features)), param_hint="--feature"
+            )
+    targets = select_targets(matrix, lab, combinations, parse_axis_filters(matrix, axis_filters))
+    if not targets:
+        raise click.UsageError(f"no target of {display_path(lab_file)} matches the filters")
+    options = RunOptions(
+        settings.matrix_dir.resolve(),
+        lab_file.resolve(),
+        out.resolve(),
+        features,
+        force,
+        kind,
+        voting,
+        job_url,
+        scenarios.resolve(),
+    )
+    out_console = console()
+    events = ConsoleEvents(out_console)
+    redact = redactor_for(lab_file, lab.spec.clouds_yaml)
+    workers = jobs or min(len(targets), os.cpu_count() or 1)
+    try:
+        with events.bars:
+            runs = run_targets(matrix, lab, targets, options, events, workers, redact)
+    except KeyboardInterrupt:
+        out_console.print("interrupted: scenarios cleaned up and runs recorded as interrupted")
+        return EXIT_INTERRUPTED
+    _summary(out_console, runs)
+    out_console.print(f"run records and JUnit: {display_path(options.out / 'runs')}/<run id>/")
+    failed = any(
+        r.counts.get("failed") or r.counts.get("error") or r.status == "preflight-failed"
+        for r in runs
+    )
+    return EXIT_FAILED if failed else 0
+
+
+def _summary(out: Console, runs: list[TargetRun]) -> None:
+    table = Table(title="matrix run", title_justify="left")
+    for column in (
+        "combination",
+        "target",
+        "status",
+        "passed",
+        "failed",
+        "error",
+        "skipped",
+        "record",
+    ):
+        table.add_column(column, no_wrap=column != "record")
+    for run in runs:
+        colour = (
+            "green"
+            if run.status == "complete"
+            and not (run.counts.get("failed") or run.counts.get("error"))
+            else "red"
+        )
+        table.add_row(
+            run.target.combination, run.target.target_name, Text(run.status, style=colour),
+            *(str(run.counts.get(k, 0)) for k in ("passed", "failed", "error", "skipped")),
+            display_path(run.run_dir),
+        )  # fmt: skip
+    out.print(table)

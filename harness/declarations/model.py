@@ -1,0 +1,353 @@
+"""The schema of every declaration file: axes, features, combinations, level policy and labs.
+
+These pydantic models are the single source of truth: loading validates against them, and
+`matrix schema` exports them as JSON Schema for editors. Cross-file rules (references to
+axes, values, features and combinations) live in `harness.declarations.references`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+"""Ids of axes, values, features, families and targets: lowercase, digits, single hyphens."""
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+"""Attribute and fact names: snake_case, usable as Python identifiers."""
+
+FactName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([-_][a-z0-9]+)*$")]
+"""Names of recorded facts, e.g. 'libvirt', 'qemu-img'."""
+
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Scalar = str | int | bool
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+Uuid = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
+AbsolutePath = Annotated[str, StringConstraints(pattern=r"^/")]
+ShellVariable = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression: {error}") from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+
+# Operation keys of Nova's doc/source/user/support-matrix.ini (see shared reference notes).
+NovaOperation = Literal[
+    "attach-volume", "attach-tagged-volume", "detach-volume", "extend-volume",
+    "attach-interface", "attach-tagged-interface", "detach-interface", "maintenance-mode",
+    "evacuate", "rebuild", "rebuild-volume-backed", "get-guest-info", "get-host-uptime",
+    "get-host-ip", "live-migrate", "force-live-migration-to-complete",
+    "abort-in-progress-live-migration", "launch", "pause", "reboot", "rescue", "resize",
+    "resume", "set-admin-password", "snapshot", "suspend", "swap-volume", "terminate",
+    "trigger-crash-dump", "unpause", "uefi-boot", "device-tags", "quiesce", "unquiesce",
+    "multiattach-volume", "encrypted-volume", "trusted-certs", "file-backed-memory",
+    "report-cpu-traits", "port-with-resource-request", "boot-encrypted-vm", "cache-images",
+    "boot-emulated-tpm", "boot-stateless-firmware",
+]  # fmt: skip
+
+Status = Annotated[
+    str, StringConstraints(pattern=r"^(mandatory|optional|choice\([a-z0-9-]+\)|condition\(.+\))$")
+]
+
+
+class Strict(BaseModel):
+    """Unknown keys are mistakes, and YAML types are taken as written (no '3' -> 3)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- preflight checks -------------------------------------------------------------------
+
+
+class IniCheck(Strict):
+    path: AbsolutePath
+    section: Text
+    key: Text
+    equals: Scalar | None = Field(None, description="The value must equal this.")
+    matches: Regex | None = Field(None, description="The value must match this regex (search).")
+    contains: Text | None = Field(None, description="A comma-separated item or substring.")
+    absent: bool | None = Field(None, description="true: the key must not be set.")
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> IniCheck:
+        given = [
+            k for k in ("equals", "matches", "contains", "absent") if getattr(self, k) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of equals, matches, contains, absent; got {given}")
+        return self
+
+
+class FileCheck(Strict):
+    path: AbsolutePath
+    type: Literal["file", "directory", "char", "block", "socket", "symlink"] | None = None
+    contains: Text | None = None
+
+
+class ServiceCheck(Strict):
+    name: Text
+    running: bool = True
+    enabled: bool | None = None
+
+
+class PackageCheck(Strict):
+    name: Text
+    version: Text | None = Field(None, description="Installed version must start with this.")
+
+
+class CommandCheck(Strict):
+    run: Text
+    matches: Regex | None = None
+    exit_status: int = 0
+
+
+CHECK_KINDS = ("ini", "file", "service", "package", "command")
+Role = Literal["compute", "controller", "all"]
+
+
+class Check(Strict):
+    """One preflight check: exactly one kind key, optionally limited to hosts of a role."""
+
+    role: Role = "all"
+    ini: IniCheck | None = None
+    file: FileCheck | None = None
+    service: ServiceCheck | None = None
+    package: PackageCheck | None = None
+    command: CommandCheck | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Check:
+        given = [k for k in CHECK_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a check needs exactly one of {', '.join(CHECK_KINDS)}; got "
+                + (", ".join(given) if given else "none")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in CHECK_KINDS if getattr(self, k) is not None)
+
+
+# --- axes ---------------------------------------------------------------------------------
+
+
+class Devstack(Strict):
+    """What a devstack local.conf needs to deploy this value."""
+
+    localrc: dict[ShellVariable, Scalar] = {}
+    plugins: dict[Slug, Url] = Field({}, description="enable_plugin NAME URL lines")
+    enable_services: list[Text] = []
+    disable_services: list[Text] = []
+    post_config: dict[Text, dict[Text, dict[Text, Scalar]]] = Field(
+        {}, description="[[post-config|FILE]] blocks: file -> section -> key -> value"
+    )
+
+
+class AxisValue(Strict):
+    title: Text
+    description: Text | None = None
+    attributes: dict[Name, Scalar] = Field({}, description="Used by `when` rules of features.")
+    devstack: Devstack = Devstack()
+    verify: list[Check] = Field([], description="Preflight checks run with testinfra.")
+    facts: dict[FactName, Text] = Field({}, description="name -> shell command; stdout recorded.")
+    embedded: bool = Field(False, description="A value of the embedded lab (Nova fake drivers).")
+
+
+AxesFile = dict[Slug, dict[Slug, AxisValue]]
+
+# --- features -----------------------------------------------------------------------------
+
+ValueSelector = Slug | list[Slug] | dict[Name, Scalar]
+Condition = Annotated[
+    dict[Slug, ValueSelector],
+    Field(description="axis -> value id | [value ids] | {attribute: value}; all axes must match"),
+]
+
+
+class NotApplicable(Strict):
+    when: Annotated[Condition, Field(min_length=1)]
+    why: Text
+
+
+class Flag(Strict):
+    when: Condition = {}
+    bug: Url
+    why: Text
+
+
+class Requires(Strict):
+    computes: Annotated[int, Field(ge=1)] = 1
+    flavor_alt: bool = False
+    volume: bool = False
+    multiattach: bool = False
+    destructive: bool = False
+
+
+class Feature(Strict):
+    title: Text
+    family: Slug
+    nova: NovaOperation | None = Field(None, description="Operation key in Nova's support matrix")
+    tempest: list[Uuid] = []
+    status: Status = "optional"
+    microversion: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] | None = None
+    requires: Requires = Requires()
+    notes: Text | None = None
+    not_applicable: list[NotApplicable] = []
+    flagged: list[Flag] = []
+
+
+FeaturesFile = dict[Slug, Feature]
+
+# --- combinations ------------------------------------------------------------------------
+
+COMBINATION_EXTRAS = ("title", "description", "reference")
+"""Keys other than axis ids that include and explicit entries may carry."""
+
+Entry = dict[Slug, Text]
+
+
+class CombinationsFile(Strict):
+    product: dict[Slug, Annotated[list[Slug], Field(min_length=1)]] = {}
+    exclude: list[Annotated[dict[Slug, Slug], Field(min_length=1)]] = []
+    include: list[Annotated[Entry, Field(min_length=1)]] = []
+    combinations: list[Annotated[str, StringConstraints(min_length=1)] | Entry] = Field(
+        [], description="Explicit entries: an id such as 'a/b/c' or a full mapping."
+    )
+
+
+# --- level policy ----------------------------------------------------------------------
+
+CriterionId = Literal[
+    "verified", "passing", "consistent", "fresh", "ci", "gated", "multi-lab", "tempest"
+]
+CRITERION_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "verified": (),
+    "passing": (),
+    "consistent": ("window_days", "min_runs", "min_pass_rate"),
+    "fresh": ("window_days",),
+    "ci": (),
+    "gated": (),
+    "multi-lab": ("min_labs",),
+    "tempest": (),
+}
+"""Which parameters each criterion takes; the levels code implements exactly these."""
+
+
+class Criterion(Strict):
+    name: Text
+    weight: Annotated[int, Field(ge=0, le=100)]
+    description: Text
+    window_days: Annotated[int, Field(ge=1)] | None = None
+    min_runs: Annotated[int, Field(ge=1)] | None = None
+    min_pass_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    min_labs: Annotated[int, Field(ge=2)] | None = None
+
+
+class Level(Strict):
+    id: Slug
+    title: Text
+    nova_rating: Text | None = Field(None, description="Nova feature-classification rating")
+    needs: list[CriterionId] = []
+    min_score: Annotated[int, Field(ge=0, le=100)] | None = None
+
+
+class LevelPolicy(Strict):
+    criteria: dict[CriterionId, Criterion]
+    stale_after_days: Annotated[int, Field(ge=1)] = Field(
+        90,
+        description="A cell whose newest valid result is older than this is unknown, "
+        "whatever it once proved.",
+    )
+    ladder: Annotated[list[Level], Field(min_length=1, description="Highest level first.")]
+
+
+# --- labs -----------------------------------------------------------------------------------
+
+HOST_BACKENDS = (
+    "local", "ssh", "paramiko", "ansible", "docker", "podman", "kubectl", "openshift",
+    "winrm", "lxc", "salt", "chroot",
+)  # fmt: skip
+HostSpec = Annotated[
+    str,
+    StringConstraints(pattern=rf"^({'|'.join(HOST_BACKENDS)})://"),
+    Field(description="A testinfra host spec, e.g. ssh://stack@compute1 or local://"),
+]
+
+
+class Host(Strict):
+    spec: HostSpec
+    roles: Annotated[list[Literal["compute", "controller"]], Field(min_length=1)] = [
+        "controller",
+        "compute",
+    ]
+    root: AbsolutePath | None = Field(
+        None,
+        description="Where this host's files are rooted: preflight paths are read below it "
+        "(the embedded lab's hosts keep etc/nova/ in a directory of their own)",
+    )
+
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class Timeouts(Strict):
+    default: PositiveSeconds = 300
+    boot: PositiveSeconds | None = None
+    migration: PositiveSeconds | None = None
+    snapshot: PositiveSeconds | None = None
+    volume: PositiveSeconds | None = None
+
+
+ProvenanceKind = Literal["gate", "periodic", "third-party", "manual", "embedded"]
+
+
+class Provenance(Strict):
+    kind: ProvenanceKind = "manual"
+    voting: bool = False
+    job_url: Url | None = None
+
+
+class Target(Strict):
+    name: Slug | None = Field(None, description="Defaults to the combination id with '-' for '/'")
+    combination: Text
+    cloud: Text = Field(description="An entry of clouds.yaml")
+    hosts: list[HostSpec | Host] = []
+    image: Text | None = None
+    flavor: Text | None = None
+    flavor_alt: Text | None = None
+    network: Text | None = None
+    timeouts: Timeouts = Timeouts()
+    destructive: bool = Field(False, description="Allow destructive scenarios (evacuate)")
+    provenance: Provenance = Provenance()
+
+    @property
+    def target_name(self) -> str:
+        return self.name or self.combination.replace("/", "-")
+
+
+class LabFile(Strict):
+    name: Slug | None = Field(None, description="Defaults to the file name without .yaml")
+    description: Text | None = None
+    clouds_yaml: Text | None = Field(None, description="Path to clouds.yaml, relative to this file")
+    targets: Annotated[list[Target], Field(min_length=1)]

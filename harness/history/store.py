@@ -1,0 +1,250 @@
+"""The history: every ingested run record, in SQLite (default results/history.sqlite).
+
+Ingest is idempotent by run id and all-or-nothing per run: a record is validated completely
+before anything is written, then its header, results and facts go in one transaction, so a
+malformed or interrupted ingest leaves no trace. Several processes may ingest at once: WAL
+mode lets readers go on, writers wait their turn (busy timeout), and the run id's primary
+key decides who wins when two ingest the same run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tarfile
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness.run.records import (
+    RESULTS_FILE,
+    RUN_FILE,
+    Result,
+    RunHeader,
+    read_header,
+    read_results,
+    utc,
+)
+
+DEFAULT_DB = Path("results") / "history.sqlite"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    combination TEXT NOT NULL,
+    embedded INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    lab TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    kind TEXT NOT NULL,
+    voting INTEGER NOT NULL,
+    job_url TEXT,
+    harness_version TEXT NOT NULL,
+    scenarios_revision TEXT,
+    preflight TEXT NOT NULL,
+    forced INTEGER NOT NULL,
+    header TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    seq INTEGER NOT NULL,
+    feature TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    skip_category TEXT,
+    duration_s REAL NOT NULL,
+    message TEXT,
+    microversion TEXT,
+    api_requests INTEGER,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS facts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, host, name)
+);
+CREATE INDEX IF NOT EXISTS runs_by_combination ON runs (combination, started_at);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at, run_id);
+-- no index by feature: nothing reads results by feature, and it made ingest five times slower
+DROP INDEX IF EXISTS results_by_feature;
+"""
+
+
+class MalformedRecord(ValueError):
+    """A run directory that is not a valid run record; the message says where and why."""
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # "path: why"
+    results: int = 0
+
+
+def connect(db: Path) -> sqlite3.Connection:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(db, timeout=60, isolation_level=None)  # explicit transactions
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.executescript(SCHEMA)
+    connection.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+    )
+    return connection
+
+
+def load_header(run_dir: Path) -> RunHeader:
+    """Read and validate a run's header, or say precisely what is wrong with it."""
+    if not (run_dir / RUN_FILE).is_file():
+        raise MalformedRecord(f"{run_dir}: no {RUN_FILE}")
+    try:
+        return read_header(run_dir)
+    except (ValidationError, ValueError) as error:
+        raise MalformedRecord(f"{run_dir / RUN_FILE}: {_first_error(error)}") from None
+
+
+def load_results(run_dir: Path) -> list[Result]:
+    """Every result of a run, validated; a bad line is named by its number."""
+    results: list[Result] = []
+    try:
+        for result in read_results(run_dir):  # one by one: the error can name its line
+            results.append(result)
+    except (ValidationError, ValueError) as error:
+        where = f"{run_dir / RESULTS_FILE}:{len(results) + 1}"
+        raise MalformedRecord(f"{where}: {_first_error(error)}") from None
+    return results
+
+
+def known(connection: sqlite3.Connection, run_id: str) -> bool:
+    return (
+        connection.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+    )
+
+
+def _first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        return f"{location}: {first['msg']}" if location else first["msg"]
+    return str(error).splitlines()[0]
+
+
+def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[Result]) -> bool:
+    """Store one validated run; False when that run id is already in the history."""
+    provenance = header.provenance
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        inserted = connection.execute(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            (
+                header.run_id, header.combination, int(header.embedded), header.target,
+                header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
+                int(provenance.voting), provenance.job_url, provenance.harness_version,
+                provenance.scenarios_revision, str(header.preflight.get("status", "not-run")),
+                int(header.forced), header.model_dump_json(),
+            ),
+        ).rowcount  # fmt: skip
+        if not inserted:
+            connection.execute("ROLLBACK")
+            return False
+        connection.executemany(
+            "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    header.run_id, seq, r.feature, r.scenario, r.outcome, r.skip_category,
+                    r.duration_s, r.message, r.microversion, r.api_requests, r.finished_at,
+                )
+                for seq, r in enumerate(results)
+            ],
+        )  # fmt: skip
+        connection.executemany(
+            "INSERT INTO facts VALUES (?,?,?,?)",
+            [
+                (header.run_id, host, name, value)
+                for host, facts in header.facts.items()
+                for name, value in facts.items()
+            ],
+        )
+        connection.execute("COMMIT")
+        return True
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def run_dirs(paths: Iterable[Path]) -> Iterator[Path]:
+    """Run directories found in the paths given (a run dir, a folder of them, or deeper)."""
+    for path in paths:
+        if (path / RUN_FILE).exists():
+            yield path
+        else:
+            yield from sorted(p.parent for p in path.rglob(RUN_FILE))
+
+
+@contextmanager
+def unpacked(path: Path) -> Iterator[Path]:
+    """A tarball of run directories, unpacked safely (no absolute paths, links out or devices)."""
+    with tempfile.TemporaryDirectory(prefix="matrix-ingest-") as tmp, tarfile.open(path) as tar:
+        tar.extractall(tmp, filter="data")
+        yield Path(tmp)
+
+
+def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
+    report = IngestReport()
+    connection = connect(db)
+    try:
+        for path in paths:
+            if path.is_file() and tarfile.is_tarfile(path):
+                with unpacked(path) as folder:
+                    _ingest_dirs(connection, run_dirs([folder]), report, path, shown_as=path)
+            elif path.is_dir():
+                _ingest_dirs(connection, run_dirs([path]), report, path)
+            else:
+                report.rejected.append(
+                    f"{path}: not a run directory, a folder of runs or a tarball"
+                )
+    finally:
+        connection.close()
+    return report
+
+
+def _ingest_dirs(
+    connection: sqlite3.Connection,
+    dirs: Iterable[Path],
+    report: IngestReport,
+    origin: Path,
+    shown_as: Path | None = None,
+) -> None:
+    found = False
+    for run_dir in dirs:
+        found = True
+        try:
+            header = load_header(run_dir)
+            if known(connection, header.run_id):  # re-ingesting a results folder stays cheap
+                report.already.append(header.run_id)
+                continue
+            results = load_results(run_dir)
+        except MalformedRecord as error:
+            message = str(error)
+            if shown_as is not None:  # name the tarball, not the temporary folder
+                message = f"{shown_as}: {message.split('/matrix-ingest-', 1)[-1].split('/', 1)[-1]}"
+            report.rejected.append(message)
+            continue
+        if ingest_run(connection, header, results):
+            report.added.append(header.run_id)
+            report.results += len(results)
+        else:
+            report.already.append(header.run_id)
+    if not found:
+        report.rejected.append(f"{origin}: no run record ({RUN_FILE}) found")

@@ -1,0 +1,159 @@
+"""Preflight: prove that a target really is the combination it claims, before any scenario runs.
+
+For the target's combination, every axis value's `verify` checks run (through testinfra) on the
+target's hosts whose roles include the check's role, and every value's `facts` commands run on
+every host. A host that cannot be reached fails all its checks with the error; nothing raises.
+The result is a `PreflightResult`: `passed`, `failed`, or `skipped` when the target declares no
+hosts (nothing could be verified, which is not the same as verified).
+
+Only reading commands are run, and what is shown has passwords in URLs and secret-looking ini
+keys hidden (`harness.preflight.checks.redact`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+import testinfra
+
+from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
+from harness.declarations.model import Check, Host, Target
+from harness.preflight.checks import CHECKS, DESCRIPTIONS, redact, shorten
+
+Status = Literal["passed", "failed", "skipped"]
+Connect = Callable[[str], Any]
+"""spec -> testinfra.host.Host (testinfra is untyped)."""
+
+NOT_CHECKED = "not checked"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    host: str  # the host's testinfra spec
+    value: str  # "axis/value"
+    kind: str
+    description: str
+    passed: bool
+    found: str
+    error: str | None = None  # the check could not run (host unreachable, ...)
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    status: Status
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    @property
+    def failures(self) -> list[CheckOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.passed]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "outcomes": [asdict(outcome) for outcome in self.outcomes],
+            "facts": {host: dict(facts) for host, facts in self.facts.items()},
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def run_preflight(
+    matrix: Matrix, target: Target, connect: Connect = testinfra.get_host
+) -> PreflightResult:
+    """Verify `target` against the checks and facts of its combination's values."""
+    started = time.monotonic()
+    if target.combination not in matrix.combinations:
+        name, combination = target.target_name, target.combination
+        raise ValueError(f"target {name!r}: unknown combination {combination!r}")
+    hosts = [host if isinstance(host, Host) else Host(spec=host) for host in target.hosts]
+    if not hosts:
+        return PreflightResult("skipped", duration_s=time.monotonic() - started)
+
+    values = list(_values(matrix, target.combination))
+    outcomes: list[CheckOutcome] = []
+    facts: dict[str, dict[str, str]] = {}
+    for host in hosts:
+        connection, unreachable = _connect(connect, host.spec)
+        for value, check in ((v, c) for v, checks, _ in values for c in checks):
+            if not _applies(check, host):
+                continue
+            outcomes.append(_run_check(connection, unreachable, host, value, check))
+        # facts are not rooted: hosts sharing a spec share a machine, so run them once
+        if host.spec not in facts:
+            commands = {name: cmd for _, _, value_facts in values for name, cmd in value_facts}
+            facts[host.spec] = _facts(connection, unreachable, commands)
+
+    status: Status = "failed" if any(not o.passed for o in outcomes) else "passed"
+    return PreflightResult(status, outcomes, facts, time.monotonic() - started)
+
+
+def _values(
+    matrix: Matrix, combination_id: str
+) -> Iterator[tuple[str, list[Check], list[tuple[str, str]]]]:
+    """("axis/value", its checks, its facts) for every value of the combination, in axis order."""
+    for axis, value_id in matrix.combinations[combination_id].values.items():
+        value = matrix.value(axis, value_id)
+        yield f"{axis}{COMBINATION_SEPARATOR}{value_id}", value.verify, list(value.facts.items())
+
+
+def _applies(check: Check, host: Host) -> bool:
+    return check.role == "all" or check.role in host.roles
+
+
+def _connect(connect: Connect, spec: str) -> tuple[Any, str | None]:
+    """The testinfra host and, when it cannot be reached, why (one probe, not one per check)."""
+    try:
+        connection = connect(spec)
+        probe = connection.run("true")
+        if probe.rc != 0:
+            return connection, f"host unreachable: probe 'true' exited {probe.rc}"
+    except Exception as error:  # any backend failure means the host cannot be checked
+        return None, f"host unreachable: {describe_error(error)}"
+    return connection, None
+
+
+def _run_check(
+    connection: Any, unreachable: str | None, host: Host, value: str, check: Check
+) -> CheckOutcome:
+    kind = check.kind
+    spec = getattr(check, kind)
+    outcome = CheckOutcome(host.spec, value, kind, DESCRIPTIONS[kind](spec), False, NOT_CHECKED)
+    if unreachable is not None:
+        return replace(outcome, error=unreachable)
+    try:
+        verdict = CHECKS[kind](connection, spec, host.root)
+    except Exception as error:  # a check that cannot run fails with the reason, never raises
+        return replace(outcome, error=describe_error(error))
+    return replace(outcome, passed=verdict.passed, found=verdict.found)
+
+
+def _facts(connection: Any, unreachable: str | None, commands: dict[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, command in commands.items():
+        if unreachable is not None:
+            found[name] = f"error: {unreachable}"
+            continue
+        try:
+            result = connection.run(command)
+        except Exception as error:
+            found[name] = f"error: {describe_error(error)}"
+            continue
+        if result.rc == 0:
+            found[name] = redact(str(result.stdout).strip())
+        else:
+            found[name] = f"exit {result.rc}: {shorten(str(result.stderr))}"
+    return found
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: testinfra's ssh backend raises RuntimeError(CommandResult) on exit 255."""
+    arg = error.args[0] if error.args else None
+    if arg is not None and hasattr(arg, "stderr") and hasattr(arg, "rc"):
+        text = shorten(str(arg.stderr)) or f"exit {arg.rc}"
+    else:
+        text = shorten(str(error)) or type(error).__name__
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -1,0 +1,247 @@
+"""`matrix run`: preflight each target, run its scenarios in a pytest process of its own,
+record everything, and summarise.
+
+Targets run in parallel (one pytest process each, so one slow or broken cloud cannot stall
+or crash the others). Each run's record is written as it goes by the pytest plugin; this
+module writes the header (with preflight and facts) before, and the end status and JUnit
+after. Ctrl-C is passed on to every pytest process, which cleans up its resources and
+records the run as interrupted; then we finish the records and stop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.declarations.matrix import Lab, Matrix
+from harness.declarations.model import Target
+from harness.run import junit
+from harness.run.provenance import provenance_for
+from harness.run.records import RunHeader, now, read_header, read_results, write_header
+from harness.run.secrets import Redactor
+from harness.scenario.plugin import PLANNED_FILE, new_run_id
+
+LOG_FILE = "run.log"
+
+
+@dataclass
+class RunOptions:
+    matrix_dir: Path
+    lab_file: Path
+    out: Path
+    features: Sequence[str] = ()
+    force: bool = False
+    kind: str | None = None
+    voting: bool | None = None
+    job_url: str | None = None
+    scenarios: Path = Path("scenarios")  # in the checkout, like matrix/; not in the package
+
+
+@dataclass
+class TargetRun:
+    target: Target
+    run_id: str
+    run_dir: Path
+    planned: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    status: str = "pending"
+
+
+class Events:
+    """What the runner tells the console; the CLI gives a rich implementation."""
+
+    def started(self, run: TargetRun) -> None: ...
+    def preflight(self, run: TargetRun, status: str, failures: list[str]) -> None: ...
+    def progress(self, run: TargetRun, done: int, failure: str | None) -> None: ...
+    def finished(self, run: TargetRun) -> None: ...
+
+
+def select_targets(
+    matrix: Matrix, lab: Lab, combinations: Sequence[str], axis: dict[str, set[str]]
+) -> list[Target]:
+    chosen = []
+    for target in lab.targets:
+        combination = matrix.combinations[target.combination]
+        if combinations and target.combination not in combinations:
+            continue
+        if any(combination.values[a] not in values for a, values in axis.items()):
+            continue
+        chosen.append(target)
+    return chosen
+
+
+def run_targets(
+    matrix: Matrix,
+    lab: Lab,
+    targets: Sequence[Target],
+    options: RunOptions,
+    events: Events,
+    jobs: int,
+    redactor_for: Callable[[Target], Redactor],
+) -> list[TargetRun]:
+    runs = [
+        TargetRun(t, run_id := f"{new_run_id()}-{t.target_name}", options.out / "runs" / run_id)
+        for t in targets
+    ]
+    stop = threading.Event()
+    children: list[subprocess.Popen[str]] = []
+    lock = threading.Lock()
+
+    def one(run: TargetRun) -> TargetRun:
+        return _run_one(
+            matrix, lab, run, options, events, redactor_for(run.target), stop, children, lock
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, run) for run in runs]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            stop.set()
+            with lock:
+                for child in children:  # pytest turns SIGINT into a clean interruption
+                    if child.poll() is None:
+                        os.killpg(child.pid, signal.SIGINT)
+            for future in futures:
+                future.result()
+            raise
+    return runs
+
+
+def _run_one(
+    matrix: Matrix,
+    lab: Lab,
+    run: TargetRun,
+    options: RunOptions,
+    events: Events,
+    redactor: Redactor,
+    stop: threading.Event,
+    children: list[subprocess.Popen[str]],
+    lock: threading.Lock,
+) -> TargetRun:
+    combination = matrix.combinations[run.target.combination]
+    header = RunHeader(
+        run_id=run.run_id,
+        status="running",
+        started_at=now(),
+        combination=combination.id,
+        embedded=combination.embedded,
+        target=run.target.target_name,
+        lab=lab.name,
+        provenance=provenance_for(
+            run.target, options.scenarios, kind=options.kind, voting=options.voting,
+            job_url=options.job_url,
+        ),
+    )  # fmt: skip
+    events.started(run)
+    header = _preflight(matrix, run, header, options, events, redactor)
+    write_header(run.run_dir, header)
+    if header.status == "preflight-failed" or stop.is_set():
+        run.status = header.status if header.status == "preflight-failed" else "interrupted"
+        _finish(run, header.model_copy(update={"status": run.status}))
+        events.finished(run)
+        return run
+
+    command = [
+        sys.executable, "-m", "pytest", str(options.scenarios), "-p", "no:cacheprovider",
+        "-o", "console_output_style=classic", "--matrix-dir", str(options.matrix_dir),
+        "--lab", str(lab.path), "--target", run.target.target_name,
+        "--run-id", run.run_id, "--record-dir", str(run.run_dir),
+        *(f"--feature={f}" for f in options.features),
+    ]  # fmt: skip
+    with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
+        child = subprocess.Popen(
+            command,
+            cwd=options.scenarios.parent,  # the checkout: its pyproject.toml configures pytest
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        with lock:
+            children.append(child)
+        watcher = threading.Thread(target=_watch, args=(run, events, child), daemon=True)
+        watcher.start()
+        assert child.stdout is not None
+        for line in child.stdout:  # the log never holds a secret
+            log.write(redactor.redact(line))
+        code = child.wait()
+        watcher.join(timeout=5)
+    final = read_header(run.run_dir)
+    status = final.status if final.status != "running" else _status_from(code, stop)
+    if header.forced:
+        status = "unverified" if status == "complete" else status
+    run.status = status
+    _finish(run, final.model_copy(update={"status": status, "ended_at": final.ended_at or now()}))
+    events.finished(run)
+    return run
+
+
+def _status_from(code: int, stop: threading.Event) -> str:
+    return "interrupted" if stop.is_set() or code == 2 else "complete"
+
+
+def _finish(run: TargetRun, header: RunHeader) -> None:
+    write_header(run.run_dir, header)
+    results = list(read_results(run.run_dir))
+    run.counts = {}
+    for result in results:
+        run.counts[result.outcome] = run.counts.get(result.outcome, 0) + 1
+    junit.write(run.run_dir, header, results)
+
+
+def _watch(run: TargetRun, events: Events, child: subprocess.Popen[str]) -> None:
+    """Report progress and failures as results land in the record."""
+    seen = 0
+    while True:
+        finished = child.poll() is not None
+        planned = run.run_dir / PLANNED_FILE
+        if run.planned is None and planned.exists():
+            run.planned = int(planned.read_text().strip() or 0)
+        results = list(read_results(run.run_dir))
+        for result in results[seen:]:
+            failure = None
+            if result.outcome in ("failed", "error"):
+                first = (result.message or "").splitlines()[:1]
+                failure = f"{result.scenario}: {first[0] if first else result.outcome}"
+            events.progress(run, len(results), failure)
+        seen = len(results)
+        if finished:
+            return
+        time.sleep(0.5)
+
+
+def _preflight(
+    matrix: Matrix,
+    run: TargetRun,
+    header: RunHeader,
+    options: RunOptions,
+    events: Events,
+    redactor: Redactor,
+) -> RunHeader:
+    from harness.preflight.runner import run_preflight
+
+    result = run_preflight(matrix, run.target)
+    summary = result.to_json()
+    failures = [
+        redactor.redact(f"{o.host}: {o.description}: found {o.found}") for o in result.failures
+    ]
+    events.preflight(run, result.status, failures)
+    clean = json.loads(redactor.redact(json.dumps({"preflight": summary, "facts": result.facts})))
+    update: dict[str, object] = {"preflight": clean["preflight"], "facts": clean["facts"]}
+    if result.status == "failed":
+        if options.force:
+            update["forced"] = True
+        else:
+            update["status"] = "preflight-failed"
+    return header.model_copy(update=update)

@@ -1,0 +1,66 @@
+"""Where a run's evidence comes from: CI job, voting or not, kind, harness and scenario versions.
+
+Flags win over the environment, which wins over the lab target's declaration. The CI job URL
+is read from the variables the common CI systems set, so a job needs no extra flag.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness import __version__
+from harness.declarations.model import Target
+from harness.run.records import Provenance
+
+
+def job_url_from(env: Mapping[str, str]) -> str | None:
+    if url := env.get("MATRIX_JOB_URL"):
+        return url
+    if url := env.get("CI_JOB_URL"):  # GitLab
+        return url
+    if url := env.get("BUILD_URL"):  # Jenkins
+        return url
+    if url := env.get("ZUUL_BUILD_URL"):
+        return url
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return None
+
+
+def scenarios_revision(scenarios: Path) -> str | None:
+    """The git revision of the scenarios that ran, with '+dirty' when they were changed."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(scenarios), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(scenarios), "status", "--porcelain", "--", "."],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def provenance_for(
+    target: Target,
+    scenarios: Path,
+    *,
+    kind: str | None = None,
+    voting: bool | None = None,
+    job_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Provenance:
+    env = os.environ if env is None else env
+    return Provenance(
+        kind=kind or env.get("MATRIX_KIND") or target.provenance.kind,
+        voting=voting if voting is not None else target.provenance.voting,
+        job_url=job_url or job_url_from(env) or target.provenance.job_url,
+        harness_version=__version__,
+        scenarios_revision=scenarios_revision(scenarios),
+    )

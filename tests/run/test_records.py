@@ -1,0 +1,191 @@
+"""Run records are written as each result finishes, keep secrets out, and survive a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.run.records import Result, append_result, read_header, read_results
+from harness.run.secrets import Redactor, secrets_in
+from tests.conftest import edit
+
+SECRET = "planted-Secret-4242"
+
+SCENARIOS = f"""
+import time, pytest
+from pathlib import Path
+from harness.scenario.skips import not_configured
+
+@pytest.mark.feature("live-migration")
+def test_a_passes(cleanup): pass
+
+@pytest.mark.feature("live-migration")
+def test_b_fails_mentioning_the_secret(): raise AssertionError("auth failed for password {SECRET}")
+
+@pytest.mark.feature("live-migration")
+def test_c_not_configured(): not_configured("needs two computes; the target has 1")
+
+@pytest.mark.feature("live-snapshot")
+def test_d_cleanup_breaks(cleanup): cleanup.add("server s1", lambda: 1 / 0)
+"""
+
+SLOW = """
+import time, pytest
+from pathlib import Path
+
+@pytest.mark.feature("live-migration")
+def test_a_done(): pass
+
+@pytest.mark.feature("live-migration")
+def test_b_killed_midway():
+    Path("b-started").touch()
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def project(small: Path, tmp_path: Path) -> Path:
+    """A scenario folder, a lab over the small matrix with its own clouds.yaml holding a secret."""
+    edit(small / "features.yaml", "  requires: {computes: 2}\nblock", "block")
+    edit(
+        small / "features.yaml",
+        "      bug: https://bugs.launchpad.net/nova/+bug/1\n",
+        "      bug: https://bugs.launchpad.net/nova/+bug/1\n",
+    )
+    (tmp_path / "clouds.yaml").write_text(
+        "clouds:\n  lab-cloud:\n    auth_type: password\n    auth:\n"
+        f"      auth_url: http://127.0.0.1:9/v3\n      username: demo\n      password: {SECRET}\n"
+        "      project_name: demo\n"
+    )
+    (tmp_path / "lab.yaml").write_text(
+        "clouds_yaml: clouds.yaml\ntargets:\n"
+        "  - {combination: libvirt-kvm/local-qcow2/ovs, cloud: lab-cloud, provenance: {kind: periodic, voting: true}}\n"
+    )
+    return tmp_path
+
+
+def pytest_command(project: Path, small: Path, run_dir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "scenarios",
+        "--matrix-dir", str(small), "--lab", str(project / "lab.yaml"),
+        "--run-id", "run-7", "--record-dir", str(run_dir),
+    ]  # fmt: skip
+
+
+def run_pytest(
+    project: Path, small: Path, run_dir: Path, source: str
+) -> subprocess.CompletedProcess[str]:
+    (project / "scenarios").mkdir(exist_ok=True)
+    (project / "scenarios" / "test_it.py").write_text(source)
+    return subprocess.run(
+        pytest_command(project, small, run_dir),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_results_are_recorded_with_categories_and_secrets_masked(
+    project: Path, small: Path
+) -> None:
+    run_dir = project / "runs" / "run-7"
+    done = run_pytest(project, small, run_dir, SCENARIOS)
+    assert done.returncode == 1, done.stdout
+    header = read_header(run_dir)
+    assert (header.run_id, header.status, header.combination) == (
+        "run-7",
+        "complete",
+        "libvirt-kvm/local-qcow2/ovs",
+    )
+    assert header.ended_at is not None and not header.embedded
+    assert (header.provenance.kind, header.provenance.voting) == ("periodic", True)
+    results = {r.scenario.rsplit("::", 1)[1]: r for r in read_results(run_dir)}
+    assert {name: r.outcome for name, r in results.items()} == {
+        "test_a_passes": "passed",
+        "test_b_fails_mentioning_the_secret": "failed",
+        "test_c_not_configured": "skipped",
+        "test_d_cleanup_breaks": "passed",
+    }
+    assert results["test_c_not_configured"].skip_category == "not-configured"
+    assert (
+        results["test_c_not_configured"].message
+        == "[not-configured] needs two computes; the target has 1"
+    )
+    failure = results["test_b_fails_mentioning_the_secret"].message or ""
+    assert "auth failed for password ***" in failure and SECRET not in failure
+    assert "server s1: ZeroDivisionError" in (results["test_d_cleanup_breaks"].cleanup_error or "")
+    assert results["test_a_passes"].feature == "live-migration"
+    on_disk = "".join(p.read_text() for p in run_dir.iterdir())
+    assert SECRET not in on_disk
+
+
+def test_a_killed_run_keeps_every_finished_result(project: Path, small: Path) -> None:
+    run_dir = project / "runs" / "run-7"
+    (project / "scenarios").mkdir()
+    (project / "scenarios" / "test_it.py").write_text(SLOW)
+    process = subprocess.Popen(
+        pytest_command(project, small, run_dir),
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (project / "b-started").exists():
+            assert time.monotonic() < deadline and process.poll() is None, (
+                "the slow scenario never started"
+            )
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert [(r.scenario.rsplit("::", 1)[1], r.outcome) for r in read_results(run_dir)] == [
+        ("test_a_done", "passed")
+    ]
+    header = read_header(run_dir)
+    assert header.status == "running" and header.ended_at is None  # visibly unfinished
+
+
+def test_an_interrupted_run_is_marked_interrupted(project: Path, small: Path) -> None:
+    run_dir = project / "runs" / "run-7"
+    source = 'import pytest\n@pytest.mark.feature("live-migration")\ndef test_x(): raise KeyboardInterrupt\n'
+    done = run_pytest(project, small, run_dir, source)
+    assert done.returncode == pytest.ExitCode.INTERRUPTED
+    assert read_header(run_dir).status == "interrupted"
+
+
+def test_a_line_cut_short_by_a_kill_is_not_a_result(tmp_path: Path) -> None:
+    result = Result(feature="f", scenario="s::t", outcome="passed", duration_s=1.0, finished_at="t")
+    append_result(tmp_path, result)
+    with (tmp_path / "results.jsonl").open("a") as handle:
+        handle.write('{"feature": "f", "scenario": "s::u", "outc')
+    assert [r.scenario for r in read_results(tmp_path)] == ["s::t"]
+
+
+def test_secrets_are_found_in_auth_and_masked_longest_first() -> None:
+    config = {
+        "auth_type": "v3applicationcredential",
+        "auth": {
+            "application_credential_id": "abc123",
+            "application_credential_secret": "sekret-XYZ-1",
+            "token": "tok-tok-tok",
+        },
+        "region_name": "RegionOne",
+        "password": "ab",  # too short to mask without hiding ordinary words
+    }
+    secrets = secrets_in(config)
+    assert secrets == {"sekret-XYZ-1", "tok-tok-tok"}  # an id is not a secret
+    redactor = Redactor([*secrets, "sekret"])
+    assert (
+        redactor.redact("id abc123 secret sekret-XYZ-1 in RegionOne")
+        == "id abc123 secret *** in RegionOne"
+    )
