@@ -4,7 +4,7 @@ Started by the harness as ``<labvenv>/bin/python server.py --name N --state-dir 
 --token-file F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no``
 (spec/CELL_CONTRACT.md). One process = one cell: API, conductor, scheduler, placement and one
 compute per host, all from Nova's functional-test fixtures (they ship in the nova wheel),
-plus thin Cinder/Glance/Neutron fronts (fronts.py) on the same port.
+plus thin Cinder/Glance/Neutron fronts (the fronts/ package) on the same port.
 
 Traps handled here, each verified in the spike (spike-lab/FINDINGS.md):
 

@@ -1,0 +1,138 @@
+"""Glance v2 front: image list/show/delete over GlanceFixture.
+
+Nova's snapshots land in GlanceFixture's image dict; this front lists that dict the way
+Glance v2 does (custom properties at top level as strings, Glance's in:/eq: filter operators,
+newest first), so a Nova snapshot is the image a scenario lists here.
+"""
+
+import json
+import urllib.parse
+
+from .wsgi import (
+    EPOCH,
+    PAGING,
+    REASONS,
+    HttpError,
+    Router,
+    iso,
+    matches,
+    paginate,
+    parse_query,
+    version_doc,
+)
+
+GLANCE_IGNORE = frozenset({"member_status", "os_hidden", "size_min", "size_max"})
+IMAGE_CORE_DROP = frozenset({"properties", "deleted", "deleted_at", "is_public", "location"})
+
+
+class GlanceFront:
+    def __init__(self, glance, base_url):
+        self.glance, self.base = glance, base_url
+        r = self.router = Router(self._error)
+        r.add("GET", r"", self.versions)
+        r.add("GET", r"/v2", self.versions)
+        r.add("GET", r"/versions", self.versions)
+        r.add("GET", r"/v2/images", self.list_images)
+        r.add("GET", r"/v2/images/(?P<iid>[^/]+)", self.show)
+        r.add("DELETE", r"/v2/images/(?P<iid>[^/]+)", self.delete)
+
+    def __call__(self, environ, start_response):
+        return self.router(environ, start_response)
+
+    @staticmethod
+    def _error(status, message, kind):
+        return {"error": {"code": status, "title": REASONS.get(status, ""), "message": message}}
+
+    def versions(self, env):
+        href = self.base + "/v2/"
+        return 200, {"versions": [version_doc(f"v2.{n}", href) for n in (16, 15, 9, 0)]}
+
+    def _view(self, img):
+        """Glance v2 image: custom properties at top level, all strings (as Nova writes
+        them to real Glance: non-strings JSON-encoded), core fields win on collisions."""
+        props = dict(img.get("properties") or {})
+        owner = img.get("owner") or props.pop("owner", None)
+        out = {
+            k: v if isinstance(v, str) else json.dumps(v, default=str)
+            for k, v in props.items()
+            if v is not None
+        }
+        visibility = img.get("visibility") or ("public" if img.get("is_public") else "private")
+        iid = img["id"]
+        out.update(
+            {
+                "id": iid,
+                "name": img.get("name"),
+                "status": img.get("status", "active"),
+                "visibility": visibility,
+                "protected": bool(img.get("protected", False)),
+                "os_hidden": bool(img.get("os_hidden", False)),
+                "tags": list(img.get("tags") or []),
+                "container_format": img.get("container_format"),
+                "disk_format": img.get("disk_format"),
+                "size": img.get("size"),
+                "virtual_size": img.get("virtual_size"),
+                "min_disk": img.get("min_disk") or 0,
+                "min_ram": img.get("min_ram") or 0,
+                "checksum": img.get("checksum"),
+                "os_hash_algo": img.get("os_hash_algo"),
+                "os_hash_value": img.get("os_hash_value"),
+                "owner": owner,
+                "created_at": iso(img.get("created_at")) or EPOCH,
+                "updated_at": iso(img.get("updated_at")) or EPOCH,
+                "self": f"/v2/images/{iid}",
+                "file": f"/v2/images/{iid}/file",
+                "schema": "/v2/schemas/image",
+            }
+        )
+        return out
+
+    def list_images(self, env):
+        query = parse_query(env)
+        if query.get("visibility") == ["all"]:
+            query.pop("visibility")
+        # Glance operators: "in:a,b" is a set, "eq:x" is x; range operators are not filtered
+        for key, values in list(query.items()):
+            if key in PAGING:
+                continue
+            flat = []
+            for value in values:
+                op, sep, rest = value.partition(":")
+                if sep and op == "in":
+                    flat.extend(rest.split(","))
+                elif sep and op == "eq":
+                    flat.append(rest)
+                elif sep and op in ("gt", "gte", "lt", "lte", "neq"):
+                    flat = None
+                    break
+                else:
+                    flat.append(value)
+            if flat is None:
+                query.pop(key)
+            else:
+                query[key] = flat
+        if "tag" in query:
+            query["tags"] = query.pop("tag")
+        views = [self._view(i) for i in list(self.glance.images.values())]
+        views.sort(key=lambda v: (v["created_at"], v["id"]), reverse=True)
+        page, marker = paginate([v for v in views if matches(v, query, GLANCE_IGNORE)], query)
+        body = {"images": page, "first": "/v2/images", "schema": "/v2/schemas/images"}
+        if marker:
+            q = {k: v for k, v in query.items() if k != "marker"}
+            body["next"] = "/v2/images?" + urllib.parse.urlencode({**q, "marker": [marker]}, True)
+        return 200, body
+
+    def _find(self, iid):
+        img = self.glance.images.get(iid)
+        if img is None:
+            raise HttpError(404, f"No image found with ID {iid}")
+        return img
+
+    def show(self, env, iid):
+        return 200, self._view(self._find(iid))
+
+    def delete(self, env, iid):
+        if self._find(iid).get("protected"):
+            raise HttpError(403, f"Image {iid} is protected and cannot be deleted.")
+        self.glance.delete(None, iid)
+        return 204, None
