@@ -8,6 +8,7 @@ and provenance go into the suite's properties for the systems that keep them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +18,14 @@ from harness.run.records import Result, RunHeader
 
 JUNIT_FILE = "junit.xml"
 
+# What XML 1.0 cannot carry. junit-xml strips the ASCII ones itself, but writes U+FFFE, U+FFFF
+# and lone surrogates as character references that no parser accepts (its own included).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
 
 def classname(combination: str, feature: str) -> str:
     return f"{combination.replace('/', '.')}.{feature}"
@@ -25,7 +34,7 @@ def classname(combination: str, feature: str) -> str:
 def test_case(combination: str, result: Result) -> TestCase:
     name = result.scenario.rsplit("::", 1)[-1]
     case = TestCase(name, classname(combination, result.feature), elapsed_sec=result.duration_s)
-    message = result.message or ""
+    message = _xml(result.message or "")
     if result.outcome == "failed":
         case.add_failure_info(
             message=message.splitlines()[-1] if message else "failed", output=message
@@ -37,7 +46,7 @@ def test_case(combination: str, result: Result) -> TestCase:
     elif result.outcome == "skipped":
         case.add_skipped_info(message=message or result.skip_category or "skipped")
     if result.cleanup_error:
-        case.stderr = "cleanup: " + result.cleanup_error
+        case.stderr = "cleanup: " + _xml(result.cleanup_error)
     return case
 
 
@@ -61,7 +70,7 @@ def suite(header: RunHeader, results: Iterable[Result]) -> TestSuite:
         [test_case(header.combination, r) for r in results],
         id=header.run_id,
         timestamp=header.started_at,
-        properties=properties,
+        properties={key: _xml(value) for key, value in properties.items()},
     )
 
 

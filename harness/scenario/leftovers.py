@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.scenario.resources import RUN_TAG
+from harness.scenario.tags import run_of_description, run_of_metadata
 
 
 @dataclass(frozen=True)
@@ -22,28 +22,19 @@ class Leftover:
     run_id: str
 
 
-def _run_of(tags: Any) -> str | None:
-    if isinstance(tags, dict):
-        value = tags.get(RUN_TAG)
-        return str(value) if value else None
-    return None
-
-
 def find(conn: Any, run_id: str | None = None) -> Iterator[Leftover]:
     """Tagged resources, servers first, optionally of one run only."""
     found = []
     for server in conn.compute.servers(details=True):
-        found.append(("server", server.id, server.name, _run_of(server.metadata)))
+        found.append(("server", server.id, server.name, run_of_metadata(server.metadata)))
     for port in conn.network.ports():
-        description = port.description or ""
-        run = description.split("=", 1)[1] if description.startswith(f"{RUN_TAG}=") else None
-        found.append(("port", port.id, port.name, run))
+        found.append(("port", port.id, port.name, run_of_description(port.description)))
     if conn.endpoint_for("block-storage"):
         for volume in conn.block_storage.volumes(details=True):
-            found.append(("volume", volume.id, volume.name, _run_of(volume.metadata)))
+            found.append(("volume", volume.id, volume.name, run_of_metadata(volume.metadata)))
     for image in conn.image.images():
         properties = dict(getattr(image, "properties", None) or {})  # Glance's extra properties
-        found.append(("image", image.id, image.name, _run_of(properties)))
+        found.append(("image", image.id, image.name, run_of_metadata(properties)))
     for kind, rid, name, run in found:
         if run and (run_id is None or run == run_id):
             yield Leftover(kind, rid, name, run)

@@ -13,9 +13,9 @@ from typing import Any
 from harness.declarations.model import Target
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.skips import not_configured
+from harness.scenario.tags import description_tag, metadata_tag
 from harness.scenario.waiters import Waiter
 
-RUN_TAG = "matrix_run"
 NAME_PREFIX = "matrix"
 
 
@@ -37,7 +37,7 @@ class Resources:
 
     @property
     def tag(self) -> dict[str, str]:
-        return {RUN_TAG: self.run_id}
+        return metadata_tag(self.run_id)
 
     def name(self, kind: str) -> str:
         self._count += 1
@@ -111,7 +111,7 @@ class Resources:
         port = self.conn.network.create_port(
             network_id=(network or self.network()).id,
             name=self.name("port"),
-            description=f"{RUN_TAG}={self.run_id}",
+            description=description_tag(self.run_id),
         )
         self.cleanup.add(f"port {port.id}", lambda: self.conn.network.delete_port(port.id))
         return port

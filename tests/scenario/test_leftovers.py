@@ -1,0 +1,363 @@
+"""Leftovers are found by the run tag and deleted, servers first; the tag reads back as written.
+
+This is a mock of the cloud: `FakeCloud` stands in for an openstacksdk Connection with plain
+objects (types.SimpleNamespace) for its servers, ports, volumes and images, and records every
+delete. It checks the harness's own logic (which resources match, in what order they go,
+what a dry run leaves alone), not what a real cloud answers: the real-cloud path is covered
+by tests/lab/test_run.py::test_cleanup_deletes_only_what_a_run_tagged against a lab cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from harness.declarations.model import Target
+from harness.scenario import leftovers
+from harness.scenario.cleanup import Cleanup
+from harness.scenario.leftovers import Leftover
+from harness.scenario.resources import Resources
+from harness.scenario.tags import (
+    RUN_TAG,
+    description_tag,
+    metadata_tag,
+    run_of_description,
+    run_of_metadata,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import Result
+
+
+def thing(rid: str, name: str | None = None, **fields: Any) -> SimpleNamespace:
+    return SimpleNamespace(id=rid, name=name or rid, **fields)
+
+
+class FakeCloud:
+    """Just the Connection calls leftovers.py and resources.py make, over lists of objects.
+
+    `calls` is one log for all services, so the order of deletes across them can be checked.
+    """
+
+    def __init__(self, *, block_storage: bool = True) -> None:
+        self.servers: list[SimpleNamespace] = []
+        self.ports: list[SimpleNamespace] = []
+        self.volumes: list[SimpleNamespace] = []
+        self.images: list[SimpleNamespace] = []
+        self.has_block_storage = block_storage
+        self.calls: list[tuple[str, str]] = []
+        self.compute = SimpleNamespace(
+            servers=self._listing(self.servers, details=True),
+            find_server=self._find_server,
+            delete_server=lambda server: self._log("delete_server", server.id),
+            wait_for_delete=self._wait_for_delete,
+            create_server=self._create_server,
+            create_server_image=self._create_server_image,
+        )
+        self.network = SimpleNamespace(
+            ports=self._listing(self.ports),
+            delete_port=self._deleter("delete_port"),
+            create_port=self._create_port,
+        )
+        self.block_storage = SimpleNamespace(
+            volumes=self._listing(self.volumes, details=True),
+            delete_volume=self._deleter("delete_volume"),
+            create_volume=self._create_volume,
+        )
+        self.image = SimpleNamespace(
+            images=self._listing(self.images), delete_image=self._deleter("delete_image")
+        )
+
+    def endpoint_for(self, service: str) -> str | None:
+        assert service == "block-storage"
+        return "http://cinder.example.org/v3" if self.has_block_storage else None
+
+    def _log(self, call: str, rid: str) -> None:
+        self.calls.append((call, rid))
+
+    def _listing(self, items: list[SimpleNamespace], **expected: Any) -> Callable[..., Any]:
+        def listing(**given: Any) -> list[SimpleNamespace]:
+            assert given == expected
+            self._log("list", str(id(items)))
+            return list(items)
+
+        return listing
+
+    def _deleter(self, call: str) -> Callable[..., None]:
+        def delete(rid: str, ignore_missing: bool = False) -> None:
+            assert ignore_missing, f"{call} of a leftover that is already gone must not fail"
+            self._log(call, rid)
+
+        return delete
+
+    def _find_server(self, rid: str, ignore_missing: bool = False) -> SimpleNamespace | None:
+        assert ignore_missing
+        return next((s for s in self.servers if s.id == rid), None)
+
+    def _wait_for_delete(self, server: SimpleNamespace, wait: int) -> None:
+        assert wait > 0
+        self._log("wait_for_delete", server.id)
+
+    # what Resources creates: the cloud keeps the metadata, description and properties given
+
+    def _create_server(self, *, name: str, metadata: dict[str, str], **_: Any) -> Any:
+        self.servers.append(thing(f"s{len(self.servers)}", name, metadata=metadata))
+        return self.servers[-1]
+
+    def _create_volume(self, *, name: str, metadata: dict[str, str], **_: Any) -> Any:
+        self.volumes.append(thing(f"v{len(self.volumes)}", name, metadata=metadata))
+        return self.volumes[-1]
+
+    def _create_port(self, *, name: str, description: str, **_: Any) -> Any:
+        self.ports.append(thing(f"p{len(self.ports)}", name, description=description))
+        return self.ports[-1]
+
+    def _create_server_image(
+        self, server: Any, *, name: str, metadata: dict[str, str], wait: bool
+    ) -> Any:
+        # Nova makes the snapshot's metadata the image's (Glance extra) properties
+        self.images.append(thing(f"i{len(self.images)}", name, properties=metadata))
+        return self.images[-1]
+
+    @property
+    def deletes(self) -> list[tuple[str, str]]:
+        return [call for call in self.calls if call[0] != "list"]
+
+
+@pytest.fixture
+def cloud() -> FakeCloud:
+    """Two runs' resources of every kind, and resources of no run beside them."""
+    cloud = FakeCloud()
+    cloud.servers += [
+        thing("s-a", metadata={RUN_TAG: "run-a", "role": "web"}),
+        thing("s-none", metadata={}),
+        thing("s-other", metadata={"owner": "matrix_run"}),
+        thing("s-b", metadata={RUN_TAG: "run-b"}),
+        thing("s-empty", metadata={RUN_TAG: ""}),
+    ]
+    cloud.ports += [
+        thing("p-a", description="matrix_run=run-a"),
+        thing("p-none", description=None),
+        thing("p-mention", description="made by hand, not matrix_run=run-a"),
+        thing("p-b", description="matrix_run=run-b"),
+        thing("p-bare", description="matrix_run="),
+    ]
+    cloud.volumes += [
+        thing("v-a", metadata={RUN_TAG: "run-a"}),
+        thing("v-none", metadata={}),
+        thing("v-b", metadata={RUN_TAG: "run-b"}),
+    ]
+    cloud.images += [
+        thing("i-a", properties={RUN_TAG: "run-a", "os_type": "linux"}),
+        thing("i-none", properties=None),
+        thing("i-bare"),  # an image with no extra properties at all
+        thing("i-meta", metadata={RUN_TAG: "run-a"}, properties={}),  # images: properties only
+        thing("i-b", properties={RUN_TAG: "run-b"}),
+    ]
+    return cloud
+
+
+def found(cloud: FakeCloud, run_id: str | None = None) -> list[tuple[str, str, str]]:
+    return [(lo.kind, lo.id, lo.run_id) for lo in leftovers.find(cloud, run_id)]
+
+
+# --- finding -----------------------------------------------------------------------------------
+
+
+def test_only_tagged_resources_are_found_servers_first(cloud: FakeCloud) -> None:
+    assert found(cloud) == [
+        ("server", "s-a", "run-a"),
+        ("server", "s-b", "run-b"),
+        ("port", "p-a", "run-a"),
+        ("port", "p-b", "run-b"),
+        ("volume", "v-a", "run-a"),
+        ("volume", "v-b", "run-b"),
+        ("image", "i-a", "run-a"),
+        ("image", "i-b", "run-b"),
+    ]
+    assert cloud.deletes == []  # finding touches nothing
+
+
+def test_run_selects_one_runs_leftovers(cloud: FakeCloud) -> None:
+    assert found(cloud, "run-b") == [
+        ("server", "s-b", "run-b"),
+        ("port", "p-b", "run-b"),
+        ("volume", "v-b", "run-b"),
+        ("image", "i-b", "run-b"),
+    ]
+    assert found(cloud, "run-c") == []
+
+
+def test_a_leftover_keeps_the_resources_name(cloud: FakeCloud) -> None:
+    cloud.servers[0].name = "matrix-run-a-test-launch-server1"
+    (first, *_) = leftovers.find(cloud, "run-a")
+    assert first == Leftover("server", "s-a", "matrix-run-a-test-launch-server1", "run-a")
+
+
+def test_without_block_storage_volumes_are_not_asked_for(cloud: FakeCloud) -> None:
+    cloud.has_block_storage = False
+    cloud.block_storage.volumes = lambda **_: pytest.fail("a cloud without cinder was asked")
+    assert [kind for kind, _, _ in found(cloud)] == ["server"] * 2 + ["port"] * 2 + ["image"] * 2
+
+
+# --- deleting ----------------------------------------------------------------------------------
+
+
+def test_a_server_is_deleted_and_waited_for(cloud: FakeCloud) -> None:
+    leftovers.delete(cloud, Leftover("server", "s-a", "s-a", "run-a"))
+    assert cloud.deletes == [("delete_server", "s-a"), ("wait_for_delete", "s-a")]
+
+
+def test_a_server_already_gone_is_not_deleted_again(cloud: FakeCloud) -> None:
+    leftovers.delete(cloud, Leftover("server", "s-gone", "s-gone", "run-a"))
+    assert cloud.deletes == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "call"),
+    [("port", "delete_port"), ("volume", "delete_volume"), ("image", "delete_image")],
+)
+def test_each_kind_is_deleted_by_its_service(cloud: FakeCloud, kind: str, call: str) -> None:
+    leftovers.delete(cloud, Leftover(kind, "x-1", "x-1", "run-a"))
+    assert cloud.deletes == [(call, "x-1")]
+
+
+def test_deleting_everything_found_goes_servers_first(cloud: FakeCloud) -> None:
+    """A server is gone (waited for) before the volumes and ports it held are deleted."""
+    for leftover in leftovers.find(cloud, "run-a"):
+        leftovers.delete(cloud, leftover)
+    assert cloud.deletes == [
+        ("delete_server", "s-a"),
+        ("wait_for_delete", "s-a"),
+        ("delete_port", "p-a"),
+        ("delete_volume", "v-a"),
+        ("delete_image", "i-a"),
+    ]
+
+
+# --- matrix cleanup over the fake cloud ------------------------------------------------------------
+
+
+@pytest.fixture
+def lab_file(tmp_path: Path) -> Path:
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("targets:\n  - {combination: libvirt-kvm/local-qcow2/ovs, cloud: c, name: t}\n")
+    return lab
+
+
+def test_a_dry_run_lists_and_deletes_nothing(
+    cloud: FakeCloud,
+    lab_file: Path,
+    small: Path,
+    run: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("harness.cli.cleanup.connect", lambda *_: cloud)
+    done = run(
+        "--matrix", str(small), "cleanup", "--lab", str(lab_file), "--run", "run-a", "--dry-run"
+    )
+    assert done.code == 0, done.err
+    assert cloud.deletes == []
+    assert "t: would delete server s-a (run run-a)" in done.out
+    assert "t: would delete image i-a (run run-a)" in done.out
+    assert "would delete 4 leftover(s)" in done.out
+    assert "run-b" not in done.out
+
+
+def test_cleanup_deletes_one_runs_leftovers_servers_first(
+    cloud: FakeCloud,
+    lab_file: Path,
+    small: Path,
+    run: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("harness.cli.cleanup.connect", lambda *_: cloud)
+    done = run("--matrix", str(small), "cleanup", "--lab", str(lab_file), "--run", "run-a")
+    assert done.code == 0, done.err
+    assert cloud.deletes == [
+        ("delete_server", "s-a"),
+        ("wait_for_delete", "s-a"),
+        ("delete_port", "p-a"),
+        ("delete_volume", "v-a"),
+        ("delete_image", "i-a"),
+    ]
+    assert "t: deleted server s-a (run run-a)" in done.out
+    assert "deleted 4 leftover(s)" in done.out
+
+
+# --- the tag: written, then read back ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("run_id", ["run-1", "20260501-100000-abc", "odd=run=id"])
+def test_a_written_tag_reads_back_as_its_run(run_id: str) -> None:
+    assert run_of_metadata(metadata_tag(run_id)) == run_id
+    assert run_of_description(description_tag(run_id)) == run_id
+
+
+def test_the_tag_is_written_as_the_lab_tests_and_scenarios_expect_it() -> None:
+    assert metadata_tag("run-9") == {"matrix_run": "run-9"}
+    assert description_tag("run-9") == "matrix_run=run-9"
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        None,
+        "",
+        "matrix_run",
+        "matrix_run=",
+        "matrix_runs=run-1",
+        "matrix-run=run-1",
+        " matrix_run=run-1",
+        "port for matrix_run=run-1",
+        "note: matrix_run=run-1",
+    ],
+)
+def test_a_description_that_does_not_start_with_the_tag_is_no_runs(
+    description: str | None,
+) -> None:
+    assert run_of_description(description) is None
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        None,
+        {},
+        {RUN_TAG: ""},
+        {RUN_TAG: None},
+        {"matrix_runs": "run-1"},
+        {"note": "matrix_run=run-1"},
+        [(RUN_TAG, "run-1")],
+        "matrix_run=run-1",
+    ],
+)
+def test_metadata_without_the_tag_is_no_runs(tags: object) -> None:
+    assert run_of_metadata(tags) is None
+
+
+def test_a_non_string_tag_value_reads_as_text() -> None:
+    assert run_of_metadata({RUN_TAG: 7}) == "7"
+
+
+def test_what_resources_tags_is_what_cleanup_finds() -> None:
+    """Resources writes the tag and leftovers reads it: every kind made for a run is found."""
+    cloud = FakeCloud()
+    target = Target(combination="libvirt-kvm/local-qcow2/ovs", cloud="c")
+    make = Resources(cloud, target, "run-9", "test tags", Cleanup(), wait=None)  # type: ignore[arg-type]
+    flavor, network = SimpleNamespace(id="f"), SimpleNamespace(id="n")
+    server = make.server(wait=False, flavor=flavor, image_id="img", networks=[{"uuid": "n"}])
+    make.volume(wait=False)
+    make.port(network)
+    make.snapshot(server, wait=False)
+    assert found(cloud, "run-9") == [
+        ("server", "s0", "run-9"),
+        ("port", "p0", "run-9"),
+        ("volume", "v0", "run-9"),
+        ("image", "i0", "run-9"),
+    ]
+    assert found(cloud, "run-8") == []
