@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import Settings, console, handles_errors, history_options
 from harness.cli.levels import LevelLook
-from harness.declarations.loading import load_matrix
+from harness.cli.options import Settings, feature_option, history_options
+from harness.cli.output import console
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.declarations.problems import display_path, unknown
 from harness.history.evidence import Evidence
@@ -41,11 +41,10 @@ class Neighbour:
 
 @click.command("check")
 @click.argument("combination_id", metavar="COMBINATION")
-@click.option("--feature", "features", multiple=True, metavar="FEATURE", help="Only these.")
+@feature_option("Only these features (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @history_options
 @click.pass_context
-@handles_errors
 def check(
     ctx: click.Context,
     combination_id: str,
@@ -57,12 +56,7 @@ def check(
     """Is COMBINATION known to work? Levels, last pass and failure, versions and CI jobs per
     feature; for an undeclared combination, the nearest declared ones and what differs."""
     settings: Settings = ctx.obj
-    matrix = load_matrix(settings.matrix_dir)
-    for feature in features:
-        if feature not in matrix.features:
-            raise click.BadParameter(
-                unknown("feature", feature, list(matrix.features)), param_hint="--feature"
-            )
+    matrix = settings.matrix()
     chosen = list(features) or None
     if not db.exists():
         click.echo(f"no history at {display_path(db)} yet: every level is unknown", err=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from harness.cli.common import Settings, UserFacingError, console, handles_errors
-from harness.declarations.loading import load_matrix
+from harness.cli.options import Settings
+from harness.cli.output import console
 from harness.lab.state import DEFAULT_DIR, LAB_FILE
 from harness.run.cloud import CloudConfigError, clouds_yaml_of, connect
 from harness.scenario import leftovers
@@ -26,14 +26,12 @@ from harness.scenario import leftovers
 @click.option("--run", "run_id", help="Only what this run left behind.")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
 @click.pass_context
-@handles_errors
 def cleanup(ctx: click.Context, lab_file: Path, run_id: str | None, dry_run: bool) -> None:
     """Delete servers, volumes, images and ports tagged by earlier runs (matrix_run=<run id>)."""
     settings: Settings = ctx.obj
     if not lab_file.exists():
         raise click.BadParameter(f"{lab_file} does not exist", param_hint="--lab")
-    matrix = load_matrix(settings.matrix_dir, [lab_file], labs_dir=False)
-    (lab,) = matrix.labs.values()
+    _, lab = settings.lab(lab_file)
     out = console()
     total = 0
     for target in lab.targets:
@@ -48,5 +46,5 @@ def cleanup(ctx: click.Context, lab_file: Path, run_id: str | None, dry_run: boo
                 out.print(Text(f"{target.target_name}: {verb} {what}"))
             total += len(found)
         except CloudConfigError as error:
-            raise UserFacingError(f"target '{target.target_name}': {error}") from None
+            raise CloudConfigError(f"target '{target.target_name}': {error}") from None
     out.print(f"{'would delete' if dry_run else 'deleted'} {total} leftover(s)")

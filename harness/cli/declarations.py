@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import Settings, console, handles_errors, parse_axis_filters
+from harness.cli.options import Settings, axis_filter, axis_option
+from harness.cli.output import console
 from harness.declarations import schema
 from harness.declarations.applicability import Verdict, verdicts
 from harness.declarations.loading import FILES, LABS_DIR, load_matrix
@@ -21,7 +22,7 @@ from harness.declarations.problems import display_path, unknown
 
 def _load(ctx: click.Context) -> Matrix:
     settings: Settings = ctx.obj
-    return load_matrix(settings.matrix_dir)
+    return settings.matrix()
 
 
 # --- validate --------------------------------------------------------------------------------
@@ -30,7 +31,6 @@ def _load(ctx: click.Context) -> Matrix:
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
 @click.pass_context
-@handles_errors
 def validate(ctx: click.Context, path: Path | None) -> None:
     """Check declarations and labs; exit 2 listing every problem.
 
@@ -85,26 +85,19 @@ def _combination_json(matrix: Matrix, combination: Combination) -> dict[str, Any
 
 
 @click.command("list")
-@click.option(
-    "--axis",
-    "axis_filters",
-    multiple=True,
-    metavar="AXIS=VALUE",
-    help="Only combinations with this value (repeat; same axis = any of them).",
-)
+@axis_option("Only combinations with this value (repeat; same axis = any of them).")
 @click.option("--features", "show_features", is_flag=True, help="List the features instead.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-@handles_errors
 def list_(
-    ctx: click.Context, axis_filters: tuple[str, ...], show_features: bool, as_json: bool
+    ctx: click.Context, axes: tuple[tuple[str, str], ...], show_features: bool, as_json: bool
 ) -> None:
     """Combinations as a table (or the features with --features)."""
     matrix = _load(ctx)
     if show_features:
         _list_features(matrix, as_json)
         return
-    chosen = _selected(matrix, parse_axis_filters(matrix, axis_filters))
+    chosen = _selected(matrix, axis_filter(axes))
     if as_json:
         click.echo(json.dumps([_combination_json(matrix, c) for c in chosen], indent=2))
         return
@@ -163,7 +156,6 @@ def _list_features(matrix: Matrix, as_json: bool) -> None:
 @click.argument("combination_id", metavar="COMBINATION")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-@handles_errors
 def show(ctx: click.Context, combination_id: str, as_json: bool) -> None:
     """A combination's values, the features that apply, and why others do not."""
     matrix = _load(ctx)
@@ -240,7 +232,6 @@ def _print_verdicts(
     help="Write every schema into this directory (default: <matrix>/schemas).",
 )
 @click.pass_context
-@handles_errors
 def schema_(ctx: click.Context, kind: str | None, out: Path | None) -> None:
     """Write the JSON Schemas of the declaration files (or print one KIND)."""
     if kind and not out:

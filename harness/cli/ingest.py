@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from harness.cli.common import EXIT_USAGE, db_option, handles_errors
+from harness.cli.options import db_option
 from harness.declarations.problems import display_path
+from harness.errors import EXIT_USAGE
 from harness.history.store import ingest
 
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @db_option
-@handles_errors
 def ingest_(paths: tuple[Path, ...], db: Path) -> None:
     """Add run directories (or folders or tarballs of them) to the history; a run already
     there is left as it is, a malformed one is rejected whole."""
@@ -27,4 +26,4 @@ def ingest_(paths: tuple[Path, ...], db: Path) -> None:
         f"{len(report.already)} already there; {len(report.rejected)} rejected"
     )
     if report.rejected:
-        sys.exit(EXIT_USAGE)
+        raise click.exceptions.Exit(EXIT_USAGE)

@@ -16,14 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import (
-    Settings,
-    console,
-    handles_errors,
-    history_options,
-    parse_axis_filters,
-)
-from harness.declarations.loading import load_matrix
+from harness.cli.options import Settings, axis_filter, axis_option, feature_option, history_options
+from harness.cli.output import console
 from harness.declarations.matrix import Matrix
 from harness.declarations.problems import display_path, unknown
 from harness.levels.compute import (
@@ -83,16 +77,15 @@ def _unique_mark(level_id: str, taken: set[str]) -> str:
 @click.option(
     "--explain", "explain", metavar="FEATURE@COMBINATION", help="Explain one cell's level."
 )
-@click.option("--axis", "axes", multiple=True, metavar="AXIS=VALUE", help="Only these columns.")
-@click.option("--feature", "features", multiple=True, metavar="FEATURE", help="Only these rows.")
+@axis_option("Only these columns (repeatable).")
+@feature_option("Only these rows (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @history_options
 @click.pass_context
-@handles_errors
 def levels(
     ctx: click.Context,
     explain: str | None,
-    axes: tuple[str, ...],
+    axes: tuple[tuple[str, str], ...],
     features: tuple[str, ...],
     as_json: bool,
     db: Path,
@@ -100,7 +93,7 @@ def levels(
 ) -> None:
     """Known-to-work levels per feature and combination, computed from the history."""
     settings: Settings = ctx.obj
-    matrix = load_matrix(settings.matrix_dir)
+    matrix = settings.matrix()
     if explain is not None:
         feature, combination = _cell_id(matrix, explain)
         found = compute_levels(matrix, db, now=at, combinations=[combination], features=[feature])
@@ -110,12 +103,7 @@ def levels(
         else:
             print_explanation(console(), found, cell, db)
         return
-    for feature in features:
-        if feature not in matrix.features:
-            raise click.BadParameter(
-                unknown("feature", feature, list(matrix.features)), param_hint="--feature"
-            )
-    wanted = parse_axis_filters(matrix, axes)
+    wanted = axis_filter(axes)
     combinations = [
         c.id
         for c in matrix.combinations.values()

@@ -1,7 +1,9 @@
-"""The `matrix` command line: one entry point, subcommands per job (DESIGN.md section 8).
+"""The `matrix` command: the group, its global options, and the one place errors become exit
+codes (the way tox's `report.HandledError` is caught once).
 
-Exit codes: 0 success, 1 a scenario failed, 2 bad input or usage. Mistakes in input are
-reported as located one-line problems, never as tracebacks (unless --debug).
+Every command raises `MatrixError` subclasses for what the user must fix; they are printed
+here as their lines and exit with their code. click's usage errors are one line, exit 2.
+Anything else is a bug: one line, exit 70, the traceback under --debug.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ import click
 
 from harness import __version__
 from harness.cli import check, cleanup, declarations, ingest, lab, levels, publish, run
-from harness.cli.common import Settings
+from harness.cli.options import Settings
+from harness.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, MatrixError
+
+EPILOG = "Exit codes:\n\n" + "\n\n".join(
+    f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=f"\b\n{EPILOG.replace(chr(10) + chr(10), chr(10))}",
+)
 @click.option(
     "--matrix",
     "matrix_dir",
@@ -36,19 +46,35 @@ def cli(ctx: click.Context, matrix_dir: Path, debug: bool) -> None:
 
 
 def main(args: Sequence[str] | None = None) -> None:
-    """Console entry point: click's usage errors become one line on stderr, exit 2."""
+    """Console entry point."""
+    sys.exit(run_command_line(sys.argv[1:] if args is None else list(args)))
+
+
+def run_command_line(args: list[str]) -> int:
+    """Run one command and return its exit code; the only place errors are turned into one."""
+    debug = False
     try:
-        code = cli.main(args=args, prog_name="matrix", standalone_mode=False)
-        if isinstance(code, int) and code:  # ctx.exit(code) returns here without standalone mode
-            sys.exit(code)
-    except click.exceptions.Abort:
-        click.echo("matrix: interrupted", err=True)
-        sys.exit(130)
+        with cli.make_context("matrix", args) as ctx:
+            debug = bool(ctx.params.get("debug"))
+            code = cli.invoke(ctx)
+        return code if isinstance(code, int) else 0
+    except MatrixError as error:
+        for line in error.lines():
+            click.echo(f"matrix: {line}" if len(error.lines()) == 1 else line, err=True)
+        return error.exit_code
     except click.ClickException as error:
         click.echo(f"matrix: {error.format_message()}", err=True)
-        sys.exit(error.exit_code)
+        return error.exit_code
     except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        return done.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("matrix: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if debug:
+            raise
+        click.echo(f"matrix: internal error: {error!r} (rerun with --debug for details)", err=True)
+        return EXIT_INTERNAL
 
 
 for command in (

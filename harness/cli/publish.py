@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import Settings, UserFacingError, handles_errors, history_options, say
-from harness.declarations.loading import load_matrix
+from harness.cli.options import Settings, history_options
+from harness.cli.output import say
 from harness.declarations.problems import display_path
+from harness.errors import BadInput, Failure
 from harness.levels.compute import compute_levels
 from harness.publish import publish as publish_site
 
@@ -28,13 +29,12 @@ from harness.publish import publish as publish_site
 )
 @history_options
 @click.pass_context
-@handles_errors
 def publish(ctx: click.Context, out: Path, db: Path, at: datetime | None) -> None:
     """Publish the matrix as a static site (with JSON, Markdown, RST and Nova INI exports)."""
     settings: Settings = ctx.obj
-    matrix = load_matrix(settings.matrix_dir)
+    matrix = settings.matrix()
     if matrix.policy is None:
-        raise UserFacingError(f"{display_path(settings.matrix_dir)}: no level policy (levels.yaml)")
+        raise BadInput(f"{display_path(settings.matrix_dir)}: no level policy (levels.yaml)")
     if not db.exists():
         say(f"{display_path(db)}: no history yet, so every cell is unknown or n/a")
     levels = compute_levels(matrix, db, now=at)
@@ -47,6 +47,6 @@ def publish(ctx: click.Context, out: Path, db: Path, at: datetime | None) -> Non
     try:
         index = publish_site(levels, matrix, out)
     except OSError as error:
-        raise UserFacingError(f"cannot write the site into {display_path(out)}: {error}") from None
+        raise Failure(f"cannot write the site into {display_path(out)}: {error}") from None
     say(f"wrote the site into {display_path(out)}")
     click.echo(str(index.resolve()))

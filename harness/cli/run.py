@@ -19,26 +19,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import (
+from harness.cli.options import (
     Settings,
-    UserFacingError,
-    console,
-    handles_errors,
-    parse_axis_filters,
-    say,
+    axis_filter,
+    axis_option,
+    feature_option,
+    lab_dir_option,
+    lab_file_option,
 )
-from harness.declarations.loading import LABS_DIR, load_matrix
-from harness.declarations.model import Target
+from harness.cli.output import console, say
+from harness.declarations.model import PROVENANCE_KINDS, Target
 from harness.declarations.problems import display_path, unknown
+from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from harness.lab import cells, control, environment
-from harness.lab.state import DEFAULT_DIR, LabState
+from harness.lab.state import LabState
 from harness.run.cloud import CloudConfigError, clouds_yaml_of
 from harness.run.cloud import redactor as cloud_redactor
 from harness.run.orchestration import Events, RunOptions, TargetRun, run_targets, select_targets
 from harness.run.secrets import Redactor
-
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 
 class ConsoleEvents(Events):
@@ -87,7 +85,7 @@ def redactor_for(lab_file: Path, clouds_yaml: str | None) -> Callable[[Target], 
         try:
             return cloud_redactor(path, target.cloud)
         except CloudConfigError as error:
-            raise UserFacingError(f"target '{target.target_name}': {error}") from None
+            raise CloudConfigError(f"target '{target.target_name}': {error}") from None
 
     return for_target
 
@@ -95,10 +93,7 @@ def redactor_for(lab_file: Path, clouds_yaml: str | None) -> Callable[[Target], 
 @contextmanager
 def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
     """Bring the embedded lab up for the run and take down what this run started."""
-    matrix = load_matrix(
-        settings.matrix_dir, [settings.matrix_dir / LABS_DIR / "embedded.yaml"], labs_dir=False
-    )
-    (lab,) = matrix.labs.values()
+    matrix, lab = settings.lab(settings.embedded_lab_file)
     state = LabState(state_dir)
     wanted = cells.cells_from(matrix, lab)
     already = {s.name for s in control.statuses(state) if s.health == "up"}
@@ -106,8 +101,6 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
         python = environment.ensure(progress=say)
         control.up(state, wanted, python, progress=say)
         yield state.lab_file
-    except (environment.LabEnvironmentError, control.LabStartError) as error:
-        raise UserFacingError(str(error)) from None
     finally:
         started = [c.name for c in wanted if c.name not in already]
         if started:
@@ -116,23 +109,14 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
 
 
 @click.command("run")
-@click.option(
-    "--lab",
-    "lab_file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Run against this lab (default: the embedded lab, started and stopped for the run).",
+@lab_file_option(
+    "Run against this lab (default: the embedded lab, started and stopped for the run)."
 )
 @click.option(
     "--combination", "combinations", multiple=True, help="Only targets of this combination."
 )
-@click.option("--feature", "features", multiple=True, help="Only scenarios of this feature.")
-@click.option(
-    "--axis",
-    "axis_filters",
-    multiple=True,
-    metavar="AXIS=VALUE",
-    help="Only targets with this value.",
-)
+@feature_option("Only scenarios of this feature (repeatable).")
+@axis_option("Only targets with this value (repeatable).")
 @click.option(
     "--jobs",
     type=click.IntRange(1, 64),
@@ -152,7 +136,7 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
 )
 @click.option(
     "--kind",
-    type=click.Choice(["gate", "periodic", "third-party", "manual", "embedded"]),
+    type=click.Choice(PROVENANCE_KINDS),
     help="Provenance kind (default: the target's).",
 )
 @click.option(
@@ -166,15 +150,8 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
     show_default=True,
     help="The scenario tests to run (they belong to the checkout, like matrix/).",
 )
-@click.option(
-    "--lab-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="Where the embedded lab keeps its state.",
-)
+@lab_dir_option()
 @click.pass_context
-@handles_errors
 def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: Any) -> None:
     """Preflight, scenarios, run records and JUnit per target; exit 1 if a scenario failed."""
     settings: Settings = ctx.obj
@@ -191,7 +168,7 @@ def _run(
     lab_file: Path,
     combinations: tuple[str, ...],
     features: tuple[str, ...],
-    axis_filters: tuple[str, ...],
+    axes: tuple[tuple[str, str], ...],
     jobs: int | None,
     out: Path,
     force: bool,
@@ -200,20 +177,14 @@ def _run(
     job_url: str | None,
     scenarios: Path,
 ) -> int:
-    matrix = load_matrix(settings.matrix_dir, [lab_file], labs_dir=False)
-    (lab,) = matrix.labs.values()
+    matrix, lab = settings.lab(lab_file)
     for combination in combinations:
         if combination not in {t.combination for t in lab.targets}:
             raise click.BadParameter(
                 unknown("combination", combination, [t.combination for t in lab.targets]),
                 param_hint="--combination",
             )
-    for feature in features:
-        if feature not in matrix.features:
-            raise click.BadParameter(
-                unknown("feature", feature, list(matrix.features)), param_hint="--feature"
-            )
-    targets = select_targets(matrix, lab, combinations, parse_axis_filters(matrix, axis_filters))
+    targets = select_targets(matrix, lab, combinations, axis_filter(axes))
     if not targets:
         raise click.UsageError(f"no target of {display_path(lab_file)} matches the filters")
     options = RunOptions(
@@ -243,7 +214,7 @@ def _run(
         r.counts.get("failed") or r.counts.get("error") or r.status == "preflight-failed"
         for r in runs
     )
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _summary(out: Console, runs: list[TargetRun]) -> None:

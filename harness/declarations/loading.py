@@ -124,6 +124,13 @@ def load_matrix(root: Path, lab_files: Sequence[Path] = (), *, labs_dir: bool = 
     return Matrix(root, axes, features, combinations, policy, labs)
 
 
+def load_lab(root: Path, lab_file: Path) -> tuple[Matrix, Lab]:
+    """The declarations under `root` with exactly this lab file (not the rest of labs/)."""
+    matrix = load_matrix(root, [lab_file], labs_dir=False)
+    (lab,) = matrix.labs.values()
+    return matrix, lab
+
+
 def _lab_paths(root: Path, lab_files: Iterable[Path], labs_dir: bool) -> list[Path]:
     found = sorted((root / LABS_DIR).glob("*.yaml")) if labs_dir else []
     seen = {p.resolve() for p in found}

@@ -1,7 +1,8 @@
 """The resolved declarations that the rest of the harness works from.
 
-Files are validated into `harness.declarations.model` objects; `harness.declarations.loading` resolves references
-between them (combination ids, which axis values they name) into these plain objects.
+Files are validated into `harness.declarations.model` objects; `harness.declarations.loading`
+resolves references between them (combination ids, which axis values they name) into these
+plain objects.
 """
 
 from __future__ import annotations

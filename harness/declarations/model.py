@@ -8,7 +8,7 @@ axes, values, features and combinations) live in `harness.declarations.reference
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from testinfra.backend import BACKENDS as testinfra_backends
 
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
@@ -120,7 +121,6 @@ class CommandCheck(Strict):
     exit_status: int = 0
 
 
-CHECK_KINDS = ("ini", "file", "service", "package", "command")
 Role = Literal["compute", "controller", "all"]
 
 
@@ -147,6 +147,11 @@ class Check(Strict):
     @property
     def kind(self) -> str:
         return next(k for k in CHECK_KINDS if getattr(self, k) is not None)
+
+
+CHECK_KINDS = tuple(name for name in Check.model_fields if name != "role")
+"""The check kinds are the keys a `Check` may carry; `harness.preflight.checks.CHECKS`
+implements exactly these."""
 
 
 # --- axes ---------------------------------------------------------------------------------
@@ -254,6 +259,15 @@ CRITERION_PARAMETERS: dict[str, tuple[str, ...]] = {
 """Which parameters each criterion takes; the levels code implements exactly these."""
 
 
+LEVEL_FAILING = "failing"
+LEVEL_UNKNOWN = "unknown"
+LEVEL_NA = "n/a"
+COMPUTED_LEVELS = (LEVEL_FAILING, LEVEL_UNKNOWN, LEVEL_NA)
+"""The levels the harness gives by itself, worst-known last; a ladder may not reuse them."""
+RESERVED_LEVEL_IDS = frozenset(level.replace("/", "-") for level in COMPUTED_LEVELS)
+"""Ladder ids are slugs, so 'n/a' is reserved as the slug 'n-a' too."""
+
+
 class Criterion(Strict):
     name: Text
     weight: Annotated[int, Field(ge=0, le=100)]
@@ -284,10 +298,8 @@ class LevelPolicy(Strict):
 
 # --- labs -----------------------------------------------------------------------------------
 
-HOST_BACKENDS = (
-    "local", "ssh", "paramiko", "ansible", "docker", "podman", "kubectl", "openshift",
-    "winrm", "lxc", "salt", "chroot",
-)  # fmt: skip
+HOST_BACKENDS = tuple(testinfra_backends)
+"""testinfra's own registry of connection types, so every spec testinfra takes is valid here."""
 HostSpec = Annotated[
     str,
     StringConstraints(pattern=rf"^({'|'.join(HOST_BACKENDS)})://"),
@@ -320,6 +332,9 @@ class Timeouts(Strict):
 
 
 ProvenanceKind = Literal["gate", "periodic", "third-party", "manual", "embedded"]
+PROVENANCE_KINDS: tuple[str, ...] = get_args(ProvenanceKind)
+CI_KINDS: frozenset[str] = frozenset({"gate", "periodic", "third-party"})
+"""The kinds that are CI jobs (not a hand run, not the embedded lab): the `ci` criterion."""
 
 
 class Provenance(Strict):

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import BadInput
+
 
 @dataclass(frozen=True, order=True)
 class Mark:
@@ -31,12 +33,20 @@ class Problem:
         return f"{self.mark}: {self.message}"
 
 
-class DeclarationError(Exception):
-    """Raised with every problem found, so callers can print them all and exit 2."""
+class DeclarationError(BadInput):
+    """Raised with every problem found, so they are all printed at once (exit 2)."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        files = {p.mark.file for p in self.problems}
+        count = len(self.problems)
+        return [str(p) for p in self.problems] + [
+            f"{count} problem{'s' if count != 1 else ''} in {len(files)} "
+            f"file{'s' if len(files) != 1 else ''}"
+        ]
 
 
 def display_path(path: Path) -> str:

@@ -1,7 +1,7 @@
 """Rules that span files: references to axes, values, attributes, criteria and combinations.
 
-The schema (harness.declarations.model) has already checked each file's shape; these checks run on the
-entries that passed it, so one bad entry does not hide mistakes in the others.
+The schema (`harness.declarations.model`) has already checked each file's shape; these checks
+run on the entries that passed it, so one bad entry does not hide mistakes in the others.
 """
 
 from __future__ import annotations
@@ -241,8 +241,6 @@ def _describe_origin(where: PathKey, report: Reporter) -> str:
 
 # --- level policy ------------------------------------------------------------------------------
 
-RESERVED_LEVELS = ("unknown", "failing", "n-a")
-
 
 def check_policy(policy: model.LevelPolicy, source: SourceMap) -> list[Problem]:
     report = Reporter(source)
@@ -262,7 +260,7 @@ def check_policy(policy: model.LevelPolicy, source: SourceMap) -> list[Problem]:
     total = sum(c.weight for c in policy.criteria.values())
     seen: dict[str, int] = {}
     for i, level in enumerate(policy.ladder):
-        if level.id in RESERVED_LEVELS:
+        if level.id in model.RESERVED_LEVEL_IDS:
             report.at(("ladder", i, "id"), f"'{level.id}' is computed, not declared in the ladder")
         elif level.id in seen:
             report.at(("ladder", i, "id"), f"level '{level.id}' is declared twice")

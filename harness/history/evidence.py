@@ -30,7 +30,6 @@ from harness.run.records import utc
 
 PASSED = "passed"
 FAILED_OUTCOMES = ("failed", "error")
-CI_KINDS = ("gate", "periodic", "third-party")
 MAX_JOB_URLS = 5
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.errors import BadInput
 from harness.run.records import (
     RESULTS_FILE,
     RUN_FILE,
@@ -80,7 +81,7 @@ DROP INDEX IF EXISTS results_by_feature;
 """
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(BadInput):
     """A run directory that is not a valid run record; the message says where and why."""
 
 

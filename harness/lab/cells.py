@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from harness.declarations.matrix import Combination, Lab, Matrix
 from harness.declarations.model import Target
 from harness.declarations.problems import unknown
+from harness.errors import BadInput
 
 REQUIRED_ATTRIBUTES = ("live_migration", "shared")
 
 
-class LabConfigError(ValueError):
+class LabConfigError(BadInput):
     """The lab file or the declarations cannot describe an embedded cell."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import Failure
 from harness.lab.cells import CellSpec
 from harness.lab.environment import CELL_SERVER
 from harness.lab.state import Endpoint, LabState
@@ -31,7 +32,7 @@ _started: dict[int, subprocess.Popen[bytes]] = {}
 """Processes this interpreter started, so stopping them also reaps them (no zombies)."""
 
 
-class LabStartError(RuntimeError):
+class LabStartError(Failure):
     """One or more cells did not come up; the message has each one's log tail."""
 
 

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.errors import Failure
+
 HERE = Path(__file__).parent
 CONSTRAINTS = HERE / "constraints.txt"
 CELL_SERVER = HERE / "cell" / "server.py"
@@ -35,7 +37,7 @@ READY_MARKER = "lab-environment-ready"
 Progress = Callable[[str], None]
 
 
-class LabEnvironmentError(RuntimeError):
+class LabEnvironmentError(Failure):
     """The lab virtualenv could not be built; the message carries pip's last words."""
 
 

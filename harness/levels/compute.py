@@ -1,8 +1,9 @@
 """Known-to-work levels: each cell's evidence judged by the policy in matrix/levels.yaml.
 
 A cell is one feature on one combination. Its evidence is every valid pass or failure in the
-history (see `harness.history.evidence` for what counts); the policy's criteria are judged on it, their
-weights add up to a score, and the cell gets the first ladder level whose needs are all met.
+history (`harness.history.evidence` says what counts); the policy's criteria are judged on it
+(`harness.levels.criteria`), their weights add up to a score, and the cell gets the first
+ladder level whose needs are all met.
 Otherwise it is `failing` when the latest valid result failed and `unknown` when there is no
 valid evidence newer than the policy's `stale_after_days`. `n/a` comes from the declarations,
 never from evidence. Every criterion keeps the runs behind it so a level can be explained.
@@ -17,15 +18,20 @@ from pathlib import Path
 
 from harness.declarations.applicability import verdict
 from harness.declarations.matrix import Matrix
-from harness.declarations.model import Criterion, Flag, LevelPolicy
+from harness.declarations.model import (
+    COMPUTED_LEVELS,
+    LEVEL_FAILING,
+    LEVEL_NA,
+    LEVEL_UNKNOWN,
+    Flag,
+    LevelPolicy,
+)
 from harness.history.evidence import Evidence, Observation, paused_collector, read_observations
+from harness.levels.criteria import Case, Parameters, day, iso, judge
 
-LEVEL_FAILING = "failing"
-LEVEL_UNKNOWN = "unknown"
-LEVEL_NA = "n/a"
-COMPUTED_LEVELS = (LEVEL_FAILING, LEVEL_UNKNOWN, LEVEL_NA)
+__all__ = ["COMPUTED_LEVELS", "LEVEL_FAILING", "LEVEL_NA", "LEVEL_UNKNOWN"]  # spelt in the model
+
 RECENT = 30  # evidence rows kept per cell for explanations and cell pages, newest first
-DEFAULT_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -156,17 +162,10 @@ class Judge:
     def __init__(self, policy: LevelPolicy, now: datetime) -> None:
         self.policy = policy
         self.now = now
-        consistent = policy.criteria.get("consistent")
-        self.window = timedelta(days=_param(consistent, "window_days", DEFAULT_WINDOW_DAYS))
-        fresh = policy.criteria.get("fresh")
-        self.fresh_window = timedelta(days=_param(fresh, "window_days", DEFAULT_WINDOW_DAYS))
-        self.min_runs = _param(consistent, "min_runs", 1)
-        self.min_pass_rate = _param_float(consistent, "min_pass_rate", 1.0)
-        self.min_labs = _param(policy.criteria.get("multi-lab"), "min_labs", 2)
-        self.stale_before = _iso(now - timedelta(days=policy.stale_after_days))
-        self.window_start = _iso(now - self.window)
-        self.fresh_start = _iso(now - self.fresh_window)
-        self.today = now.date().isoformat()
+        self.parameters = Parameters.of(policy, now)
+        self.min_pass_rate = self.parameters.min_pass_rate
+        self.stale_before = iso(now - timedelta(days=policy.stale_after_days))
+        self.window_start = self.parameters.window_start
         self.weeks: dict[tuple[str, int, int], Week] = {}  # shared by cells: they are immutable
 
     def cell(
@@ -175,8 +174,9 @@ class Judge:
         cell = Cell(feature, combination, LEVEL_UNKNOWN)
         if seen is not None:
             _fill_evidence(cell, seen, self.weeks)
+        case = Case(seen, has_tempest, self._ignored_note(seen))
         judged = {
-            criterion_id: self._criterion(criterion_id, seen, has_tempest)
+            criterion_id: judge(criterion_id, self.parameters, case)
             for criterion_id in self.policy.criteria
         }
         cell.criteria = tuple(
@@ -203,7 +203,7 @@ class Judge:
         if stale:
             cell.level = LEVEL_UNKNOWN
             cell.reason = (
-                f"the newest valid result ({_day(latest)}) is older than "
+                f"the newest valid result ({day(latest)}) is older than "
                 f"{self.policy.stale_after_days} days"
             )
             return cell
@@ -217,69 +217,8 @@ class Judge:
             cell.reason = "the evidence meets no level's needs"
         else:
             cell.level = LEVEL_FAILING
-            cell.reason = f"the latest valid result ({_day(latest)}) {latest.outcome}"
+            cell.reason = f"the latest valid result ({day(latest)}) {latest.outcome}"
         return cell
-
-    def _criterion(
-        self, criterion_id: str, seen: Observation | None, has_tempest: bool
-    ) -> tuple[bool, str, tuple[str, ...]]:
-        if criterion_id == "tempest":
-            if has_tempest:
-                return True, "upstream tempest has tests for the feature", ()
-            return False, "no tempest test is declared for the feature", ()
-        if seen is None or seen.latest is None:
-            return False, "no valid evidence" + self._ignored_note(seen), ()
-        latest = seen.latest
-        days = self.window.days
-        if criterion_id == "verified":
-            return (
-                True,
-                f"{seen.runs} verified run(s) with results" + self._ignored_note(seen),
-                (latest.run_id,),
-            )
-        if criterion_id == "passing":
-            verb = "passed" if latest.passed else f"{latest.outcome}"
-            return latest.passed, f"latest valid result {verb} ({_day(latest)})", (latest.run_id,)
-        if criterion_id == "consistent":
-            total = seen.window_passed + seen.window_failed
-            ok = total >= self.min_runs and seen.window_rate >= self.min_pass_rate
-            why = (
-                f"{seen.window_passed} of {total} valid result(s) passed in the {days} days "
-                f"to {self.today} (needs at least {self.min_runs} and "
-                f"{self.min_pass_rate:.0%})"
-            )
-            return ok, why, seen.window_runs
-        if criterion_id == "fresh":
-            last = seen.last_pass
-            if last is None:
-                return False, "never passed", ()
-            ok = last.started_at >= self.fresh_start
-            return (
-                ok,
-                f"last pass {_day(last)} (window {self.fresh_window.days} days)",
-                (last.run_id,),
-            )
-        if criterion_id in ("ci", "gated"):
-            last = seen.last_pass
-            if last is None:
-                return False, "never passed", ()
-            if criterion_id == "ci":
-                ok = last.kind in ("gate", "periodic", "third-party")
-                return ok, f"latest pass came from a run of kind {last.kind}", (last.run_id,)
-            ok = last.voting and last.kind in ("gate", "periodic", "third-party")
-            what = "voting" if last.voting else "non-voting"
-            return ok, f"latest pass came from a {what} run of kind {last.kind}", (last.run_id,)
-        if criterion_id == "multi-lab":
-            labs = sorted(seen.window_labs)
-            ok = len(labs) >= self.min_labs
-            shown = ", ".join(labs) if labs else "none"
-            return (
-                ok,
-                f"{len(labs)} lab(s) passed in the {days} days to {self.today}: {shown} "
-                f"(needs {self.min_labs})",
-                (),
-            )
-        raise AssertionError(f"criterion {criterion_id!r} has no implementation")
 
     @staticmethod
     def _ignored_note(seen: Observation | None) -> str:
@@ -303,21 +242,3 @@ def _fill_evidence(cell: Cell, seen: Observation, weeks: dict[tuple[str, int, in
     )
     cell.flagged_results = seen.flagged
     cell.ignored = seen.ignored
-
-
-def _param(criterion: Criterion | None, name: str, default: int) -> int:
-    value = getattr(criterion, name, None) if criterion else None
-    return int(value) if value is not None else default
-
-
-def _param_float(criterion: Criterion | None, name: str, default: float) -> float:
-    value = getattr(criterion, name, None) if criterion else None
-    return float(value) if value is not None else default
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def _day(evidence: Evidence) -> str:
-    return evidence.started_at[:10]

@@ -1,13 +1,14 @@
 """The preflight check kinds: what each one reads on a host and how it judges what it found.
 
-Every implementation takes a testinfra host, the check's own model (`harness.declarations.model.IniCheck`,
-`FileCheck`, ...) and the host's root (or None), and returns a `Verdict`. Implementations only
+Every implementation takes a testinfra host, the check's own model
+(`harness.declarations.model.IniCheck`, `FileCheck`, ...) and the host's root (or None), and
+returns a `Verdict`. Implementations only
 read: files through `host.file`, services through `host.service`, packages through
 `host.package`, and the declared command through `host.run`. An exception means the check could
 not run; `harness.preflight.runner` turns it into an outcome with an error.
 
-`CHECKS` (kind -> implementation) and `DESCRIPTIONS` (kind -> one-line description) are plain
-mappings, like the other registries of the harness.
+`CHECKS` maps each kind to its implementation and its one-line description: a plain mapping,
+like the other registries of the harness.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.declarations.model import CommandCheck, FileCheck, IniCheck, PackageCheck, ServiceCheck
+from harness.declarations.model import (
+    CommandCheck,
+    FileCheck,
+    IniCheck,
+    PackageCheck,
+    ServiceCheck,
+)
+from harness.run.secrets import MASK, hide_url_credentials, is_secret_key
 
 SHOWN_OUTPUT = 200
 """How much of a command's output a failed check quotes."""
 
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|private_key)", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
 _BOOLS = ("true", "false")
 
 
@@ -35,18 +41,13 @@ class Verdict:
     found: str
 
 
-def redact(text: str) -> str:
-    """Hide passwords in URLs (transport_url, connection strings) in anything shown."""
-    return _URL_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
-
-
 def rooted(root: str | None, path: str) -> str:
     """`path` on a host whose files live below `root` (the embedded lab's hosts)."""
     return path if root is None else posixpath.join(root, path.lstrip("/"))
 
 
 def shorten(text: str, limit: int = SHOWN_OUTPUT) -> str:
-    text = redact(text.strip())
+    text = hide_url_credentials(text.strip())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -108,7 +109,7 @@ def check_ini(host: Any, check: IniCheck, root: str | None) -> Verdict:
             return Verdict(True, f"{check.key} not set")
         return Verdict(False, f"key {check.key} missing in [{check.section}]")
     value = _unquote(parser.get(check.section, check.key))
-    shown = "***" if _SECRET_KEY.search(check.key) else shorten(value)
+    shown = MASK if is_secret_key(check.key) else shorten(value)
     found = f"{check.key} = {shown}"
     if absent:
         return Verdict(False, found)
@@ -262,18 +263,20 @@ def describe_command(check: CommandCheck) -> str:
 
 CheckFunction = Callable[[Any, Any, str | None], Verdict]
 
-CHECKS: dict[str, CheckFunction] = {
-    "ini": check_ini,
-    "file": check_file,
-    "service": check_service,
-    "package": check_package,
-    "command": check_command,
-}
 
-DESCRIPTIONS: dict[str, Callable[[Any], str]] = {
-    "ini": describe_ini,
-    "file": describe_file,
-    "service": describe_service,
-    "package": describe_package,
-    "command": describe_command,
+@dataclass(frozen=True)
+class CheckKind:
+    """One kind of check: how to run it on a host and how to say what it expects."""
+
+    run: CheckFunction
+    describe: Callable[[Any], str]
+
+
+CHECKS: dict[str, CheckKind] = {
+    "ini": CheckKind(check_ini, describe_ini),
+    "file": CheckKind(check_file, describe_file),
+    "service": CheckKind(check_service, describe_service),
+    "package": CheckKind(check_package, describe_package),
+    "command": CheckKind(check_command, describe_command),
 }
+"""The registry: its keys are exactly the kinds the `Check` model accepts (a test holds that)."""

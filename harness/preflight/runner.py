@@ -7,7 +7,7 @@ The result is a `PreflightResult`: `passed`, `failed`, or `skipped` when the tar
 hosts (nothing could be verified, which is not the same as verified).
 
 Only reading commands are run, and what is shown has passwords in URLs and secret-looking ini
-keys hidden (`harness.preflight.checks.redact`).
+keys hidden (`harness.run.secrets`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import testinfra
 
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.declarations.model import Check, Host, Target
-from harness.preflight.checks import CHECKS, DESCRIPTIONS, redact, shorten
+from harness.preflight.checks import CHECKS, shorten
+from harness.run.secrets import hide_url_credentials
 
 Status = Literal["passed", "failed", "skipped"]
 Connect = Callable[[str], Any]
@@ -121,11 +122,11 @@ def _run_check(
 ) -> CheckOutcome:
     kind = check.kind
     spec = getattr(check, kind)
-    outcome = CheckOutcome(host.spec, value, kind, DESCRIPTIONS[kind](spec), False, NOT_CHECKED)
+    outcome = CheckOutcome(host.spec, value, kind, CHECKS[kind].describe(spec), False, NOT_CHECKED)
     if unreachable is not None:
         return replace(outcome, error=unreachable)
     try:
-        verdict = CHECKS[kind](connection, spec, host.root)
+        verdict = CHECKS[kind].run(connection, spec, host.root)
     except Exception as error:  # a check that cannot run fails with the reason, never raises
         return replace(outcome, error=describe_error(error))
     return replace(outcome, passed=verdict.passed, found=verdict.found)
@@ -143,7 +144,7 @@ def _facts(connection: Any, unreachable: str | None, commands: dict[str, str]) -
             found[name] = f"error: {describe_error(error)}"
             continue
         if result.rc == 0:
-            found[name] = redact(str(result.stdout).strip())
+            found[name] = hide_url_credentials(str(result.stdout).strip())
         else:
             found[name] = f"exit {result.rc}: {shorten(str(result.stderr))}"
     return found

@@ -41,8 +41,9 @@ def publish(levels: LevelMatrix, matrix: Matrix, out: Path) -> Path:
 
 
 def _relative(path: Path, staging: Path) -> str:
-    full = path if path.is_absolute() else staging / path
-    return full.resolve().relative_to(staging.resolve()).as_posix()
+    """The link to an export from the index: its path inside the staging directory, which
+    becomes `out` (a relative path is relative to the working directory, like `staging`)."""
+    return path.resolve().relative_to(staging.resolve()).as_posix()
 
 
 def _move_in(staging: Path, out: Path) -> None:

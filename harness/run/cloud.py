@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.errors import BadInput
 from harness.run.secrets import Redactor, secrets_in
 
 
-class CloudConfigError(ValueError):
+class CloudConfigError(BadInput):
     """The cloud is not in clouds.yaml, or its entry is unusable."""
 
 

@@ -1,19 +1,36 @@
-"""Keep secrets from clouds.yaml out of every output: records, JUnit, logs, the console.
+"""Keep secrets out of every output: records, JUnit, logs, the console.
 
-The secrets are the values of the cloud's auth section whose keys say they are secret
-(passwords, tokens, application-credential secrets, keys). Anything written or shown passes
-through `Redactor.redact`, which replaces each secret (longest first, so a secret that
-contains another is hidden whole) with a fixed mask.
+One rule says what a secret is, wherever one is looked for: a value whose key names a
+secret (`is_secret_key`: passwords, tokens, application-credential secrets, keys), in a
+clouds.yaml entry or in a host's ini file, and the password part of a URL
+(`hide_url_credentials`: transport_url, database connections). Anything written or shown
+passes through `Redactor.redact`, which replaces each known secret (longest first, so a
+secret that contains another is hidden whole) with a fixed mask.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "***"
-SECRET_KEY_WORDS = ("password", "secret", "token", "key", "passcode")
+SECRET_KEY_WORDS = (
+    "password", "passwd", "passcode", "secret", "token", "private_key", "key",
+)  # fmt: skip
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a key (of clouds.yaml, of an ini file) names a secret."""
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_KEY_WORDS)
+
+
+def hide_url_credentials(text: str) -> str:
+    """Hide passwords in URLs (transport_url, connection strings) in anything shown."""
+    return _URL_CREDENTIALS.sub(rf"\g<scheme>\g<user>:{MASK}@", text)
 
 
 def secrets_in(config: Mapping[str, Any]) -> set[str]:
@@ -28,7 +45,7 @@ def secrets_in(config: Mapping[str, Any]) -> set[str]:
 
 
 def _is_secret(key: str, value: str) -> bool:
-    return len(value) >= MIN_SECRET_LENGTH and any(w in key.lower() for w in SECRET_KEY_WORDS)
+    return len(value) >= MIN_SECRET_LENGTH and is_secret_key(key)
 
 
 class Redactor:

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.declarations.applicability import Verdict, verdicts
-from harness.declarations.loading import load_matrix
+from harness.declarations.loading import load_lab
 from harness.declarations.matrix import Combination, Lab, Matrix
 from harness.declarations.model import Target
 from harness.declarations.problems import unknown
+from harness.errors import BadInput
 from harness.run.cloud import clouds_yaml_of
 
 
-class TargetSelectionError(ValueError):
+class TargetSelectionError(BadInput):
     pass
 
 
@@ -38,8 +39,7 @@ class TargetContext:
 def resolve(
     matrix_dir: Path, lab_file: Path, combination: str | None, target_name: str | None
 ) -> TargetContext:
-    matrix = load_matrix(matrix_dir, [lab_file], labs_dir=False)
-    (lab,) = matrix.labs.values()
+    matrix, lab = load_lab(matrix_dir, lab_file)
     targets = lab.targets
     if target_name:
         chosen = [t for t in targets if t.target_name == target_name]

@@ -126,7 +126,7 @@ def test_bad_axis_filter_is_one_line_exit_2(run, small: Path) -> None:  # type: 
     ]:
         result = run("--matrix", str(small), "list", "--axis", value)
         assert result.code == 2
-        assert result.err == f"matrix: Invalid value for --axis: {message}\n"
+        assert result.err == f"matrix: Invalid value for '--axis': {message}\n"
 
 
 def test_show_explains_not_applicable_features(run, small: Path) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from testinfra.backend import BACKENDS as testinfra_backends
 
 from harness.declarations.loading import load_matrix
 from harness.declarations.problems import DeclarationError
@@ -291,3 +292,13 @@ def test_an_enormous_product_is_refused_not_expanded(small: Path) -> None:
     assert [str(p).split("/matrix/")[1] for p in caught.value.problems] == [
         "combinations.yaml:2:3: product: product makes 6,250,000 combinations; the limit is 100,000"
     ]
+
+
+@pytest.mark.parametrize("backend", sorted(testinfra_backends))
+def test_every_testinfra_connection_type_is_a_valid_host_spec(
+    run: object, small: Path, backend: str
+) -> None:
+    """Host specs are checked against testinfra's own registry (safe-ssh was once refused)."""
+    edit(small / "labs" / "small.yaml", '"ssh://stack@compute1"', f'"{backend}://stack@compute1"')
+    result = run("--matrix", str(small), "validate")  # type: ignore[operator]
+    assert result.code == 0, result.err

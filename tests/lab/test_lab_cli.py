@@ -10,7 +10,7 @@ from tests.lab.conftest import live_processes_mentioning, matrix_cli
 
 def test_up_status_down_leaves_no_process(tmp_path: Path, lab_python: Path) -> None:
     state_dir = (tmp_path / "lab").resolve()
-    started = matrix_cli("lab", "up", "--cell", "live-local", "--dir", str(state_dir))
+    started = matrix_cli("lab", "up", "--cell", "live-local", "--lab-dir", str(state_dir))
     assert started.returncode == 0, started.stderr
     assert "live-local: up in" in started.stderr
     clouds = state_dir / "clouds.yaml"
@@ -19,16 +19,16 @@ def test_up_status_down_leaves_no_process(tmp_path: Path, lab_python: Path) -> N
     assert token not in started.stdout + started.stderr
     assert len(live_processes_mentioning(str(state_dir))) == 1
 
-    status = matrix_cli("lab", "status", "--json", "--dir", str(state_dir))
+    status = matrix_cli("lab", "status", "--json", "--lab-dir", str(state_dir))
     (cell,) = json.loads(status.stdout)
     assert (cell["cell"], cell["health"]) == ("live-local", "up")
     assert cell["url"].startswith("http://127.0.0.1:")
 
-    stopped = matrix_cli("lab", "down", "--dir", str(state_dir))
+    stopped = matrix_cli("lab", "down", "--lab-dir", str(state_dir))
     assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped live-local"
     assert live_processes_mentioning(str(state_dir)) == []
     assert not clouds.exists()
-    after = matrix_cli("lab", "status", "--json", "--dir", str(state_dir))
+    after = matrix_cli("lab", "status", "--json", "--lab-dir", str(state_dir))
     assert [c["health"] for c in json.loads(after.stdout)] == ["stopped"]
 
 

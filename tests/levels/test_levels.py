@@ -260,3 +260,12 @@ def test_every_declared_cell_gets_a_level(matrix: Matrix, history: History) -> N
     found = compute_levels(matrix, history.db, now=NOW)
     assert len(found.cells) == len(matrix.features) * len(matrix.combinations)
     assert {c.level for c in found.cells.values()} <= set(found.levels)
+
+
+def test_every_criterion_the_policy_schema_accepts_has_a_judge_and_no_other() -> None:
+    from typing import get_args
+
+    from harness.declarations.model import CRITERION_PARAMETERS, CriterionId
+    from harness.levels.criteria import CRITERIA
+
+    assert set(CRITERIA) == set(get_args(CriterionId)) == set(CRITERION_PARAMETERS)

@@ -29,8 +29,9 @@ from harness.declarations.model import (
     ServiceCheck,
     Target,
 )
-from harness.preflight.checks import CHECKS, Verdict, parse_ini, redact
+from harness.preflight.checks import CHECKS, Verdict, parse_ini
 from harness.preflight.runner import CheckOutcome, PreflightResult, run_preflight
+from harness.run.secrets import hide_url_credentials
 from tests.conftest import DATA, SHIPPED
 from tests.preflight.conftest import SshServer, free_port, write
 
@@ -341,7 +342,7 @@ local = testinfra.get_host("local://")
 def ini(root: Path, **fields: Any) -> Verdict:
     fields.setdefault("path", "/nova.conf")
     fields.setdefault("section", "DEFAULT")
-    return CHECKS["ini"](local, IniCheck(**fields), str(root))
+    return CHECKS["ini"].run(local, IniCheck(**fields), str(root))
 
 
 CONF = """\
@@ -452,7 +453,7 @@ def test_ini_never_shows_secrets(conf_root: Path) -> None:
     assert ini(conf_root, section="database", key="connection_password").found == (
         "connection_password = ***"
     )
-    assert "s3cret" not in redact("mysql+pymysql://root:s3cret@127.0.0.1/nova")
+    assert "s3cret" not in hide_url_credentials("mysql+pymysql://root:s3cret@127.0.0.1/nova")
 
 
 def test_ini_unparseable_file_fails_saying_so(tmp_path: Path) -> None:
@@ -468,7 +469,7 @@ def test_parse_ini_keeps_default_a_plain_section() -> None:
 
 
 def file_check(root: Path | None, **fields: Any) -> Verdict:
-    return CHECKS["file"](local, FileCheck(**fields), None if root is None else str(root))
+    return CHECKS["file"].run(local, FileCheck(**fields), None if root is None else str(root))
 
 
 def test_file_semantics(tmp_path: Path) -> None:
@@ -513,7 +514,7 @@ def test_file_socket(tmp_path: Path) -> None:
 
 
 def command(**fields: Any) -> Verdict:
-    return CHECKS["command"](local, CommandCheck(**fields), "/ignored")
+    return CHECKS["command"].run(local, CommandCheck(**fields), "/ignored")
 
 
 def test_command_semantics() -> None:
@@ -528,7 +529,7 @@ def test_command_semantics() -> None:
 
 
 def test_package_semantics() -> None:
-    package = CHECKS["package"]
+    package = CHECKS["package"].run
     assert package(local, PackageCheck(name="openssh-server"), None) == Verdict(True, "installed")
     assert not package(local, PackageCheck(name="no-such-package-preflight"), None).passed
     version = local.package("openssh-server").version
@@ -565,7 +566,7 @@ def test_service_semantics(
     declared: dict[str, bool], running: bool, enabled: bool, passed: bool, found: str
 ) -> None:
     check = ServiceCheck(name="devstack@n-cpu", **declared)
-    verdict = CHECKS["service"](fake_service(running, enabled), check, None)
+    verdict = CHECKS["service"].run(fake_service(running, enabled), check, None)
     assert verdict == Verdict(passed, found)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness.cli.common import Settings
+from harness.cli.options import Settings
 from harness.cli.publish import publish as publish_command
 from harness.history.evidence import Evidence
 from harness.levels.compute import Week
@@ -234,6 +234,27 @@ def test_the_command_prints_the_index_path_and_says_when_there_is_no_history(
     assert result.stdout == f"{(out / 'index.html').resolve()}\n"
     assert "no history yet" in result.stderr
     assert set(matrix_cells(out / "index.html").values()) == {"unknown", "n/a"}
+
+
+def test_every_link_of_a_site_published_to_a_relative_directory_resolves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tox -e matrix` publishes to `results/site`, a relative path: the download links once
+    pointed into the staging directory, which is gone by then."""
+    monkeypatch.chdir(tmp_path)
+    args = ["--out", "results/site", "--db", "none.sqlite", "--at", "2026-11-21T12:00:00Z"]
+    result = CliRunner().invoke(publish_command, args, obj=Settings(DATA.resolve(), False))
+    assert result.exit_code == 0, result.output
+    site = tmp_path / "results" / "site"
+    exports = [
+        a["href"]
+        for a in Elements((site / "index.html").read_text()).all("a", "class")
+        if a["class"] == "export"
+    ]
+    assert "matrix.json" in exports and "matrix.md" in exports
+    links = {a["href"] for a in Elements((site / "index.html").read_text()).all("a", "href")}
+    for link in sorted(str(href) for href in links):
+        assert (site / link).is_file(), f"index.html links to {link}, which is not in the site"
 
 
 def test_the_command_publishes_levels_as_of_the_time_asked(tmp_path: Path) -> None:
