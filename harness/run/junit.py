@@ -14,9 +14,7 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from harness.run.records import Result, RunHeader
-
-JUNIT_FILE = "junit.xml"
+from harness.run.records import JUNIT_FILE, Result, RunHeader
 
 # What XML 1.0 cannot carry. junit-xml strips the ASCII ones itself, but writes U+FFFE, U+FFFF
 # and lone surrogates as character references that no parser accepts (its own included).

@@ -26,11 +26,18 @@ from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.model import Target
 from harness.run import junit
 from harness.run.provenance import provenance_for
-from harness.run.records import RunHeader, now, read_header, read_results, write_header
+from harness.run.records import (
+    LOG_FILE,
+    PLANNED_FILE,
+    RunHeader,
+    new_run_id,
+    now,
+    read_header,
+    read_results,
+    start_header,
+    write_header,
+)
 from harness.run.secrets import Redactor
-from harness.scenario.plugin import PLANNED_FILE, new_run_id
-
-LOG_FILE = "run.log"
 
 
 @dataclass
@@ -89,7 +96,7 @@ def run_targets(
     redactor_for: Callable[[Target], Redactor],
 ) -> list[TargetRun]:
     runs = [
-        TargetRun(t, run_id := f"{new_run_id()}-{t.target_name}", options.out / "runs" / run_id)
+        TargetRun(t, run_id := new_run_id(t.target_name), options.out / "runs" / run_id)
         for t in targets
     ]
     stop = threading.Event()
@@ -130,19 +137,11 @@ def _run_one(
     lock: threading.Lock,
 ) -> TargetRun:
     combination = matrix.combinations[run.target.combination]
-    header = RunHeader(
-        run_id=run.run_id,
-        status="running",
-        started_at=now(),
-        combination=combination.id,
-        embedded=combination.embedded,
-        target=run.target.target_name,
-        lab=lab.name,
-        provenance=provenance_for(
-            run.target, options.scenarios, kind=options.kind, voting=options.voting,
-            job_url=options.job_url,
-        ),
+    provenance = provenance_for(
+        run.target, options.scenarios, kind=options.kind, voting=options.voting,
+        job_url=options.job_url,
     )  # fmt: skip
+    header = start_header(run.run_id, combination, run.target, lab, provenance)
     events.started(run)
     header = _preflight(matrix, run, header, options, events, redactor)
     write_header(run.run_dir, header)

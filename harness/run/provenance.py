@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness import __version__
-from harness.declarations.model import Target
+from harness.declarations.model import PROVENANCE_KINDS, Target
+from harness.declarations.problems import unknown
+from harness.errors import BadInput
 from harness.run.records import Provenance
 
 
@@ -57,8 +59,11 @@ def provenance_for(
     env: Mapping[str, str] | None = None,
 ) -> Provenance:
     env = os.environ if env is None else env
+    chosen = kind or env.get("MATRIX_KIND") or target.provenance.kind
+    if chosen not in PROVENANCE_KINDS:
+        raise BadInput(unknown("provenance kind", chosen, PROVENANCE_KINDS) + " (MATRIX_KIND)")
     return Provenance(
-        kind=kind or env.get("MATRIX_KIND") or target.provenance.kind,
+        kind=chosen,  # checked against the Literal's values above
         voting=voting if voting is not None else target.provenance.voting,
         job_url=job_url or job_url_from(env) or target.provenance.job_url,
         harness_version=__version__,

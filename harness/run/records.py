@@ -1,25 +1,41 @@
-"""Run records: what one run against one target proved, written as the run goes.
+"""Run records and the run-directory protocol: what one run against one target proved,
+written as the run goes.
 
-A run directory holds `run.json` (who, what, where, when, preflight and facts; replaced
-atomically whenever it changes) and `results.jsonl` (one line per finished result, appended
-and fsynced), so a run killed with SIGKILL keeps every result that finished, and a reader
-can tell an unfinished run (no end time) from a finished one. The models here are the
-format's schema; history ingest validates records against them.
+A run directory (`<out>/runs/<run id>/`) holds:
+- `run.json` (`RUN_FILE`): who, what, where, when, preflight and facts; replaced atomically
+  whenever it changes, so a reader can tell an unfinished run (no end time) from a finished one;
+- `results.jsonl` (`RESULTS_FILE`): one line per finished result, appended and fsynced, so a
+  run killed with SIGKILL keeps every result that finished;
+- `planned` (`PLANNED_FILE`): how many scenarios the pytest session collected, for progress;
+- `run.log` (`LOG_FILE`) and `junit.xml` (`JUNIT_FILE`), written by `matrix run`.
+The models here are the format's schema; history ingest validates records against them.
+Whoever starts a run (the orchestrator, or a bare pytest session) builds its header with
+`start_header`, so both write the same thing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.declarations.model import ProvenanceKind
+
+if TYPE_CHECKING:
+    from harness.declarations.matrix import Combination, Lab
+    from harness.declarations.model import Target
+
 RUN_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
+PLANNED_FILE = "planned"
+LOG_FILE = "run.log"
+JUNIT_FILE = "junit.xml"
 FORMAT_VERSION = 1
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -31,7 +47,7 @@ class Record(BaseModel):
 
 
 class Provenance(Record):
-    kind: str
+    kind: ProvenanceKind
     voting: bool = False
     job_url: str | None = None
     harness_version: str
@@ -69,6 +85,34 @@ class RunHeader(Record):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id(target_name: str | None = None) -> str:
+    """A run id that sorts by start time and is unique: 20261202T061631-1a2b3c[-target]."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return f"{stamp}-{target_name}" if target_name else stamp
+
+
+def start_header(
+    run_id: str,
+    combination: Combination,
+    target: Target,
+    lab: Lab,
+    provenance: Provenance,
+    **fields: Any,
+) -> RunHeader:
+    """The header of a run that starts now."""
+    return RunHeader(
+        run_id=run_id,
+        status="running",
+        started_at=now(),
+        combination=combination.id,
+        embedded=combination.embedded,
+        target=target.target_name,
+        lab=lab.name,
+        provenance=provenance,
+        **fields,
+    )
 
 
 def utc(timestamp: str) -> str:

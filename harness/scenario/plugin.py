@@ -12,10 +12,8 @@ run id, skip category and API request count as user properties (they reach JUnit
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,15 @@ from harness.declarations.matrix import Matrix
 from harness.declarations.model import Host, Requires, Target
 from harness.declarations.problems import DeclarationError, unknown
 from harness.run import cloud as cloud_api
-from harness.run.records import RunHeader, now, read_header, write_header
+from harness.run.records import (
+    PLANNED_FILE,
+    RUN_FILE,
+    new_run_id,
+    now,
+    read_header,
+    start_header,
+    write_header,
+)
 from harness.run.secrets import Redactor
 from harness.scenario import skips
 from harness.scenario.accounting import RequestLog, attach
@@ -66,10 +72,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="only scenarios of this feature (repeatable)",
     )
-
-
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -365,27 +367,22 @@ def _start_record(
 ) -> bool:
     """`matrix run` writes the header (with preflight) first; a bare pytest run writes its own.
     Returns whether this session owns the header (and so finishes it)."""
-    if (run_dir / "run.json").exists():
+    if (run_dir / RUN_FILE).exists():
         return False
     from harness.run.provenance import provenance_for
 
     scenarios = Path(str(config.rootpath)) / "scenarios"  # the checkout's, not the package's
-    header = RunHeader(
-        run_id=run_id,
-        status="running",
-        started_at=now(),
-        combination=context.combination.id,
-        embedded=context.combination.embedded,
-        target=context.target.target_name,
-        lab=context.lab.name,
-        provenance=provenance_for(context.target, scenarios),
+    provenance = provenance_for(context.target, scenarios)
+    header = start_header(
+        run_id,
+        context.combination,
+        context.target,
+        context.lab,
+        provenance,
         preflight={"status": "not-run"},
     )
     write_header(run_dir, header)
     return True
-
-
-PLANNED_FILE = "planned"
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,9 +1,10 @@
 """Wait on the right thing: status and task state together, migration records, images, volumes.
 
 Polls start short (0.1 s, so fast clouds are not slowed down) and back off to a cap of 2 s, so
-slow operations cost few requests. Each wait has a per-target timeout by kind. On timeout or
-on an unexpected ERROR the failure says what the server was doing: status, task state, fault,
-and the request id of the last call.
+slow operations cost few requests. Each wait has a per-target timeout by kind, one of the fields
+of `Timeouts` (`TimeoutKind`); an unknown kind is an error, not a silent fallback to the
+default. On timeout or on an unexpected ERROR the failure says what the server was doing:
+status, task state, fault, and the request id of the last call.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from harness.declarations.model import Timeouts
 from harness.scenario.accounting import RequestLog
@@ -21,6 +22,18 @@ T = TypeVar("T")
 FIRST_INTERVAL = 0.1
 MAX_INTERVAL = 2.0
 BACKOFF = 1.5
+
+TimeoutKind = Literal["default", "boot", "migration", "snapshot", "volume"]
+"""What a wait's timeout is read from: a field of the target's `Timeouts`."""
+
+TIMEOUT_KINDS: tuple[str, ...] = tuple(Timeouts.model_fields)
+"""The valid kinds, from the one source: the fields of `Timeouts`."""
+
+if set(get_args(TimeoutKind)) != set(TIMEOUT_KINDS):  # checked at import: they cannot drift
+    raise RuntimeError(
+        f"TimeoutKind {sorted(get_args(TimeoutKind))} does not match the fields of Timeouts "
+        f"{sorted(TIMEOUT_KINDS)}; update TimeoutKind in {__name__}"
+    )
 
 
 class WaitFailed(AssertionError):
@@ -75,15 +88,20 @@ class Waiter:
         self.requests = requests
         self.poll = poll or Poll()
 
-    def timeout(self, kind: str) -> float:
-        value = getattr(self.timeouts, kind, None)
+    def timeout(self, kind: TimeoutKind) -> float:
+        """The target's timeout for `kind`, or its default when that kind is unset."""
+        if kind not in TIMEOUT_KINDS:
+            raise ValueError(
+                f"unknown timeout kind {kind!r}; valid kinds: {', '.join(TIMEOUT_KINDS)}"
+            )
+        value = getattr(self.timeouts, kind)
         return float(value if value is not None else self.timeouts.default)
 
     def _context(self) -> str:
         rid = self.requests.last_request_id
         return f" (last request id {rid})" if rid else ""
 
-    def until(self, probe: Callable[[], T | None], what: str, kind: str = "default") -> T:
+    def until(self, probe: Callable[[], T | None], what: str, kind: TimeoutKind = "default") -> T:
         return self.poll.until(probe, self.timeout(kind), lambda: what + self._context())
 
     def server(
@@ -91,7 +109,7 @@ class Waiter:
         server_id: str,
         status: str = "ACTIVE",
         *,
-        kind: str = "boot",
+        kind: TimeoutKind = "boot",
         allow_error: bool = False,
     ) -> Any:
         """Wait until the server has `status` and no task state (an action is truly over)."""
@@ -125,7 +143,11 @@ class Waiter:
         self.until(probe, f"server {server_id} to be deleted")
 
     def migration(
-        self, server_id: str, statuses: Iterable[str] = ("completed",), *, kind: str = "migration"
+        self,
+        server_id: str,
+        statuses: Iterable[str] = ("completed",),
+        *,
+        kind: TimeoutKind = "migration",
     ) -> Any:
         """The migration record reaches a final status; it can lag the server's own state."""
         wanted = set(statuses)
@@ -137,7 +159,12 @@ class Waiter:
         return self.until(probe, f"a migration of {server_id} to be {sorted(wanted)}", kind)
 
     def action(
-        self, server_id: str, name: str, *, kind: str = "default", require_success: bool = True
+        self,
+        server_id: str,
+        name: str,
+        *,
+        kind: TimeoutKind = "default",
+        require_success: bool = True,
     ) -> Any:
         """Nova's newest instance action on the server, once every event of it has finished.
 

@@ -1,4 +1,13 @@
-"""trigger-crash-dump: inject an NMI into a server (microversion 2.17)."""
+"""trigger-crash-dump: inject an NMI into a server (microversion 2.17).
+
+Needs: one compute (features.yaml `requires`); compute microversion 2.17 (features.yaml
+`microversion`, sent explicitly).
+
+Proves trigger-crash-dump because Nova must accept the request (202) and the newest instance
+action must be `trigger_crash_dump` with every event finished as a Success and no error message;
+the API only casts to the compute, so a driver's refusal shows in the events: one ending in
+TriggerCrashDumpNotSupported or NotImplementedError skips as not applicable, any other fails.
+"""
 
 import pytest
 
@@ -9,7 +18,15 @@ REFUSALS = ("TriggerCrashDumpNotSupported", "NotImplementedError")  # the driver
 
 @pytest.mark.feature("trigger-crash-dump")
 def test_trigger_crash_dump(cloud, make, wait):
-    """Nova accepts the crash dump and its compute event finishes with Success."""
+    """Outline:
+    1. boot a server and wait until ACTIVE
+    2. post trigger_crash_dump at microversion 2.17 and check Nova answers 202
+    3. wait until Nova's newest instance action is `trigger_crash_dump` with every event finished
+       (failed events allowed at this step)
+    4. for each event: a failure whose traceback ends in TriggerCrashDumpNotSupported or
+       NotImplementedError skips as not applicable; any other non-Success result fails
+    5. check the action carries no error message
+    Passes only when Nova accepted the dump and no event of its action failed."""
     server = make.server()
     response = cloud.compute.post(
         f"/servers/{server.id}/action", json={"trigger_crash_dump": None}, microversion="2.17"

@@ -1,4 +1,17 @@
-"""live-snapshot: snapshot a running server without pausing or stopping it."""
+"""live-snapshot: snapshot a running server without pausing or stopping it.
+
+Needs: nothing beyond the target's image, flavor and network (features.yaml
+`requires`: one compute). Proving the live path also needs a readable
+nova-compute log (or devstack's n-cpu journal) on the target's compute hosts (the `hosts`
+fixture); without one the log check is skipped and the `live_snapshot_log` property says so.
+Not applicable on LVM storage (features.yaml `not_applicable`).
+
+Proves live snapshot because the image must become active while the server, polled throughout,
+shows only ACTIVE and snapshot task states, and, where compute logs are readable, libvirt must
+have logged its live snapshot line and not its cold one for this server; a paused or stopped
+server fails the states check. Without readable logs a cold snapshot, during which the status
+also stays ACTIVE, is not ruled out.
+"""
 
 import pytest
 
@@ -33,7 +46,18 @@ def compute_log_lines(hosts, server_id):
 
 @pytest.mark.feature("live-snapshot")
 def test_live_snapshot_of_a_running_server(cloud, make, wait, hosts, record_property):
-    """A running server's snapshot becomes active while the server stays ACTIVE throughout."""
+    """Outline:
+    1. boot a server and wait until ACTIVE
+    2. request a snapshot image without waiting for it
+    3. poll (snapshot timeout) until the image is active and the server has no task state, noting
+       every (status, task state) the server shows; a killed or deleted image fails
+    4. record the states seen; check the status was always ACTIVE and every task state a snapshot
+       one
+    5. read the compute hosts' log lines naming the server; if no log is readable, record that the
+       live path was not checked and pass
+    6. otherwise check there is no cold snapshot line and there is a live snapshot line
+    Passes only when the snapshot was made while the server kept running (and, where logs are
+    readable, by the live path)."""
     server = make.server()
     image = make.snapshot(server, wait=False)
     seen = []  # every (status, task_state) the server showed while the image was made

@@ -1,4 +1,14 @@
-"""extend-attached-volume: grow a volume through Cinder while it is attached to a server."""
+"""extend-attached-volume: grow a volume through Cinder while it is attached to a server.
+
+Needs: a block-storage service (features.yaml `requires`: volume, one compute);
+Cinder volume API 3.42 (an older API, or a policy that refuses, skips as not configured). Not
+applicable where Nova's driver raises ExtendVolumeNotSupported.
+
+Proves extend-attached-volume because the attached volume must grow by 1 GB and stay in-use by the
+server, and Nova must record an `extend_volume` action (from Cinder's volume-extended event) with
+no error message and no failed event; a resize Cinder did alone, without Nova handling the event,
+fails the action wait.
+"""
 
 import pytest
 from openstack import exceptions
@@ -37,7 +47,20 @@ def grown(cloud, volume_id, size):
 
 @pytest.mark.feature("extend-attached-volume")
 def test_extend_an_attached_volume(cloud, make, wait, cleanup, record_property):
-    """An attached volume extended by one GB grows, stays in-use, and Nova handles the event."""
+    """Outline:
+    1. boot a server and wait until ACTIVE; create a 1 GB volume and wait until available
+    2. attach the volume; register its detach for cleanup; wait until it is in-use
+    3. extend it by 1 GB with Cinder's os-extend at 3.42 (406 or 403 skip as not configured; any
+       other error fails)
+    4. wait (volume timeout) until it has the new size and is not extending (error_extending skips
+       as not configured)
+    5. check it is in-use with its only attachment the server
+    6. wait (volume timeout) until the server's instance actions include extend_volume
+    7. wait (volume timeout) until the newest action is `extend_volume` with every event finished
+       (failed events allowed at this step); record its events
+    8. an event traceback naming ExtendVolumeNotSupported skips as not applicable; otherwise check
+       the action has no error message and every event succeeded
+    Passes only when the attached volume grew and Nova handled the extension without error."""
     server = make.server()
     volume = make.volume()
     cloud.compute.create_volume_attachment(server, volume=volume)

@@ -1,4 +1,13 @@
-"""multiattach-volume: attach one multiattach volume to two servers at once."""
+"""multiattach-volume: attach one multiattach volume to two servers at once.
+
+Needs: a block-storage service with a multiattach volume type (features.yaml `requires`: volume,
+multiattach, one compute); compute microversion 2.60 (features.yaml `microversion`, sent
+explicitly).
+
+Proves multiattach because one multiattach volume must be in-use with attachments to exactly both
+servers at once, and Nova must list it on each; a second attach that replaced the first, or was
+refused, fails. A driver refusal ("not supported for this instance") skips as not applicable.
+"""
 
 import pytest
 from openstack import exceptions
@@ -53,7 +62,15 @@ def attached_to(cloud, volume_id, servers):
 
 @pytest.mark.feature("multiattach-volume")
 def test_one_volume_attached_to_two_servers(cloud, make, wait, cleanup):
-    """A multiattach volume attached to two servers is listed on both with two attachments."""
+    """Outline:
+    1. find a volume type with multiattach='<is> True' (none: skip as not configured); create a
+       volume of it, wait until available and check it is multiattach
+    2. boot two servers, each waited until ACTIVE
+    3. attach the volume to each at 2.60 (406 skips as not configured, 409 "not supported for this
+       instance" as not applicable, any other error fails), registering each detach for cleanup
+    4. wait (volume timeout) until the volume is in-use with attachments to exactly both servers
+    5. check it has two attachments and Nova lists it on both servers
+    Passes only when the volume is attached to both servers at the same time."""
     volume = make.volume(volume_type=multiattach_type(cloud).name)
     assert volume.is_multiattach, f"volume {volume.id} is not multiattach"
     servers = [make.server(), make.server()]

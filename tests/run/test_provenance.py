@@ -252,3 +252,10 @@ def test_without_git_installed_there_is_no_revision(
 def test_provenance_carries_the_scenarios_revision(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     assert provenance_for(target(), repo / "scenarios", env={}).scenarios_revision == head
+
+
+def test_an_unknown_kind_from_the_environment_is_bad_input(tmp_path: Path) -> None:
+    from harness.errors import BadInput
+
+    with pytest.raises(BadInput, match="unknown provenance kind 'gat'; did you mean 'gate'"):
+        provenance_for(target(), tmp_path, env={"MATRIX_KIND": "gat"})

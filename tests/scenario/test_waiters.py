@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from harness.declarations.model import Timeouts
 from harness.scenario.accounting import RequestLog
-from harness.scenario.waiters import Poll, Waiter, WaitFailed
+from harness.scenario.waiters import TIMEOUT_KINDS, Poll, TimeoutKind, Waiter, WaitFailed
+from tests.conftest import REPO
 
 
 @dataclass
@@ -107,6 +109,69 @@ def test_timeouts_fall_back_to_the_targets_default() -> None:
         42,
         42,
     )
+
+
+def test_timeout_kinds_are_the_fields_of_timeouts() -> None:
+    assert tuple(Timeouts.model_fields) == TIMEOUT_KINDS
+    assert set(get_args(TimeoutKind)) == set(TIMEOUT_KINDS)
+    assert set(TIMEOUT_KINDS) == {"default", "boot", "migration", "snapshot", "volume"}
+
+
+def test_an_unknown_timeout_kind_is_an_error_naming_the_valid_kinds() -> None:
+    wait, _, compute = waiter([server("ACTIVE")])
+    typo: Any = "snaphsot"  # not a TimeoutKind: what a scenario's typo would pass
+    expected = (
+        "unknown timeout kind 'snaphsot'; valid kinds: default, boot, migration, snapshot, volume"
+    )
+    with pytest.raises(ValueError) as caught:
+        wait.timeout(typo)
+    assert str(caught.value) == expected
+    probes: list[None] = []
+    with pytest.raises(ValueError, match="unknown timeout kind 'snaphsot'"):
+        wait.until(lambda: probes.append(None), "anything", typo)
+    with pytest.raises(ValueError, match="unknown timeout kind 'snaphsot'"):
+        wait.server("s1", kind=typo)
+    assert (probes, compute.calls) == ([], 0)  # refused before the first poll
+
+
+@pytest.mark.parametrize("kind", TIMEOUT_KINDS)
+def test_each_kind_gives_its_own_timeout_or_the_default_when_unset(kind: TimeoutKind) -> None:
+    own = Waiter(None, Timeouts(**{kind: 7}), RequestLog())
+    assert own.timeout(kind) == 7
+    unset = Waiter(None, Timeouts(default=42), RequestLog())
+    assert unset.timeout(kind) == 42
+    others = {k: 100 + i for i, k in enumerate(TIMEOUT_KINDS) if k not in (kind, "default")}
+    mixed = Waiter(None, Timeouts(default=42, **others), RequestLog())
+    assert mixed.timeout(kind) == 42  # another kind's value is never borrowed
+
+
+def scenario_timeout_kinds() -> list[tuple[str, object]]:
+    """Every kind a scenario passes to wait.until (third argument) or as kind=, with its place."""
+    found = []
+    for path in sorted((REPO / "scenarios").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "wait"
+            ):
+                continue
+            kinds = [kw.value for kw in node.keywords if kw.arg == "kind"]
+            if node.func.attr == "until" and len(node.args) >= 3:
+                kinds.append(node.args[2])
+            place = f"{path.relative_to(REPO)}:{node.lineno}"
+            found += [
+                (place, k.value if isinstance(k, ast.Constant) else ast.unparse(k)) for k in kinds
+            ]
+    return found
+
+
+def test_every_scenario_waits_with_a_valid_timeout_kind() -> None:
+    found = scenario_timeout_kinds()
+    assert found, "no scenario passes a timeout kind: the scan is broken"
+    wrong = [(place, kind) for place, kind in found if kind not in TIMEOUT_KINDS]
+    assert wrong == [], f"not one of {TIMEOUT_KINDS}: {wrong}"
 
 
 def test_waiting_for_error_is_allowed() -> None:
