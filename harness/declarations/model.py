@@ -7,6 +7,7 @@ axes, values, features and combinations) live in `harness.declarations.reference
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Annotated, Literal, get_args
 
@@ -319,6 +320,15 @@ class Host(Strict):
         "(the embedded lab's hosts keep etc/nova/ in a directory of their own)",
     )
 
+    def path(self, path: str) -> str:
+        """Where `path` is on this host: below its root, when it has one."""
+        return rooted(self.root, path)
+
+
+def rooted(root: str | None, path: str) -> str:
+    """`path` on a host whose files live below `root` (the embedded lab's hosts)."""
+    return path if root is None else posixpath.join(root, path.lstrip("/"))
+
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
@@ -359,6 +369,11 @@ class Target(Strict):
     @property
     def target_name(self) -> str:
         return self.name or self.combination.replace("/", "-")
+
+    @property
+    def host_entries(self) -> list[Host]:
+        """Every host with its roles and root (a bare spec is a host of every role)."""
+        return [host if isinstance(host, Host) else Host(spec=host) for host in self.hosts]
 
 
 class LabFile(Strict):

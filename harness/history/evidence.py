@@ -26,10 +26,13 @@ from operator import attrgetter
 from pathlib import Path
 
 from harness.declarations.matrix import Matrix
-from harness.run.records import utc
+from harness.history.store import check_schema
+from harness.run.records import FLAGGED, utc
+
+WINDOW_RUNS_KEPT = 50
+"""Run ids of the window kept per cell: what the `consistent` criterion cites."""
 
 PASSED = "passed"
-FAILED_OUTCOMES = ("failed", "error")
 MAX_JOB_URLS = 5
 
 
@@ -72,7 +75,7 @@ class Observation:
     last_failure: Evidence | None = None
     window_passed: int = 0
     window_failed: int = 0
-    window_run_ids: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+    window_run_ids: deque[str] = field(default_factory=lambda: deque(maxlen=WINDOW_RUNS_KEPT))
     window_labs: set[str] = field(default_factory=set)  # labs with a pass in the window
     labs: set[str] = field(default_factory=set)
     versions: dict[str, list[str]] = field(default_factory=dict)  # fact -> values, newest last
@@ -133,7 +136,7 @@ def paused_collector() -> Iterator[None]:
 STREAM_QUERY = (
     "SELECT r.rowid, x.rowid, x.feature,"
     " CASE x.outcome WHEN 'passed' THEN 0 WHEN 'skipped' THEN"
-    " (CASE x.skip_category WHEN 'flagged' THEN 2 ELSE 3 END) ELSE 1 END"
+    f" (CASE x.skip_category WHEN '{FLAGGED}' THEN 2 ELSE 3 END) ELSE 1 END"
     " FROM runs r CROSS JOIN results x ON x.run_id = r.run_id"
     " ORDER BY r.started_at, r.run_id, r.rowid, x.seq"
 )
@@ -163,6 +166,7 @@ def _stream(
 ) -> dict[tuple[str, str], Observation]:
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
     try:
+        check_schema(connection, db)
         connection.execute("BEGIN")  # one snapshot for every query, whoever ingests meanwhile
         cells_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
         runs = _runs(connection, matrix, cells_by_combination, window_start)
@@ -256,8 +260,8 @@ class _Run:
 
 
 class _Cell:
-    """One cell's running summary while streaming; `observation()` gives the public form,
-    exactly what Observation.add would have built. Per result it keeps counts and, for the
+    """One cell's running summary while streaming; `observation()` gives the public form.
+    Per result it keeps counts and, for the
     newest few, the result's rowid; per run, only the run: what depends on runs alone (facts,
     job URLs, labs, the window's runs) is worked out at the end from the list of runs."""
 
@@ -355,14 +359,14 @@ def _evidence(
 
 
 def _window_run_ids(runs: list[_Run]) -> deque[str]:
-    """The newest 50 runs in the window, oldest first."""
+    """The newest runs in the window (at most WINDOW_RUNS_KEPT), oldest first."""
     newest: list[str] = []
     for run in reversed(runs):
         if run.in_window:
             newest.append(run.run_id)
-            if len(newest) == 50:
+            if len(newest) == WINDOW_RUNS_KEPT:
                 break
-    return deque(reversed(newest), maxlen=50)
+    return deque(reversed(newest), maxlen=WINDOW_RUNS_KEPT)
 
 
 def _job_urls(runs: list[_Run]) -> list[str]:

@@ -33,8 +33,8 @@ from harness.run.records import (
 DEFAULT_DB = Path("results") / "history.sqlite"
 SCHEMA_VERSION = 1
 
+META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     combination TEXT NOT NULL,
@@ -81,8 +81,35 @@ DROP INDEX IF EXISTS results_by_feature;
 """
 
 
+RUN_COLUMNS = (
+    "run_id", "combination", "embedded", "target", "lab", "status", "started_at", "ended_at",
+    "kind", "voting", "job_url", "harness_version", "scenarios_revision", "preflight", "forced",
+    "header",
+)  # fmt: skip
+RESULT_COLUMNS = (
+    "run_id", "seq", "feature", "scenario", "outcome", "skip_category", "duration_s", "message",
+    "microversion", "api_requests", "finished_at",
+)  # fmt: skip
+FACT_COLUMNS = ("run_id", "host", "name", "value")
+
+
+def _insert(table: str, columns: tuple[str, ...], suffix: str = "") -> str:
+    """An INSERT naming its columns, so a value can never land in the wrong one."""
+    places = ",".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({places}){suffix}"
+
+
+INSERT_RUN = _insert("runs", RUN_COLUMNS, " ON CONFLICT DO NOTHING")
+INSERT_RESULT = _insert("results", RESULT_COLUMNS)
+INSERT_FACT = _insert("facts", FACT_COLUMNS)
+
+
 class MalformedRecord(BadInput):
     """A run directory that is not a valid run record; the message says where and why."""
+
+
+class HistoryVersionError(BadInput):
+    """The database was written by a harness with another schema; nothing was changed."""
 
 
 @dataclass
@@ -98,11 +125,31 @@ def connect(db: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(db, timeout=60, isolation_level=None)  # explicit transactions
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
+    connection.executescript(META)
+    try:
+        check_schema(connection, db)
+    except HistoryVersionError:
+        connection.close()
+        raise
     connection.executescript(SCHEMA)
     connection.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
     )
     return connection
+
+
+def check_schema(connection: sqlite3.Connection, db: Path) -> None:
+    """Refuse a history another schema wrote, before reading or writing anything in it."""
+    try:
+        found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: not written by the harness at all
+        raise HistoryVersionError(f"{db}: not a matrix history (no schema version)") from None
+    if found is not None and found[0] != str(SCHEMA_VERSION):
+        raise HistoryVersionError(
+            f"{db}: the history's schema is version {found[0]} and this harness reads version "
+            f"{SCHEMA_VERSION}; ingest the run records into a new database instead "
+            "(matrix ingest results/runs --db NEW.sqlite)"
+        )
 
 
 def load_header(run_dir: Path) -> RunHeader:
@@ -147,7 +194,7 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
     connection.execute("BEGIN IMMEDIATE")
     try:
         inserted = connection.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            INSERT_RUN,
             (
                 header.run_id, header.combination, int(header.embedded), header.target,
                 header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
@@ -160,7 +207,7 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
             connection.execute("ROLLBACK")
             return False
         connection.executemany(
-            "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            INSERT_RESULT,
             [
                 (
                     header.run_id, seq, r.feature, r.scenario, r.outcome, r.skip_category,
@@ -170,7 +217,7 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
             ],
         )  # fmt: skip
         connection.executemany(
-            "INSERT INTO facts VALUES (?,?,?,?)",
+            INSERT_FACT,
             [
                 (header.run_id, host, name, value)
                 for host, facts in header.facts.items()

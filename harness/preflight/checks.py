@@ -14,7 +14,6 @@ like the other registries of the harness.
 from __future__ import annotations
 
 import configparser
-import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from harness.declarations.model import (
     IniCheck,
     PackageCheck,
     ServiceCheck,
+    rooted,
 )
 from harness.run.secrets import MASK, hide_url_credentials, is_secret_key
 
@@ -39,11 +39,6 @@ _BOOLS = ("true", "false")
 class Verdict:
     passed: bool
     found: str
-
-
-def rooted(root: str | None, path: str) -> str:
-    """`path` on a host whose files live below `root` (the embedded lab's hosts)."""
-    return path if root is None else posixpath.join(root, path.lstrip("/"))
 
 
 def shorten(text: str, limit: int = SHOWN_OUTPUT) -> str:

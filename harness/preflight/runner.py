@@ -70,7 +70,7 @@ def run_preflight(
     if target.combination not in matrix.combinations:
         name, combination = target.target_name, target.combination
         raise ValueError(f"target {name!r}: unknown combination {combination!r}")
-    hosts = [host if isinstance(host, Host) else Host(spec=host) for host in target.hosts]
+    hosts = target.host_entries
     if not hosts:
         return PreflightResult("skipped", duration_s=time.monotonic() - started)
 

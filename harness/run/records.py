@@ -38,6 +38,12 @@ LOG_FILE = "run.log"
 JUNIT_FILE = "junit.xml"
 FORMAT_VERSION = 1
 
+# Skip categories a result may carry (the scenario side raises them through scenario.skips).
+NOT_APPLICABLE = "not-applicable"  # the combination cannot do this by design
+NOT_CONFIGURED = "not-configured"  # the target lacks a requirement (computes, flavor, service)
+FLAGGED = "flagged"  # a known bug, with a link: the only skip that says something of a cell
+UNCATEGORISED = "uncategorised"  # a bare pytest.skip: a bug in the scenario
+
 Outcome = Literal["passed", "failed", "error", "skipped"]
 RunStatus = Literal["running", "complete", "interrupted", "unverified", "preflight-failed"]
 

@@ -21,7 +21,7 @@ import pytest
 
 from harness.declarations.loading import load_matrix
 from harness.declarations.matrix import Matrix
-from harness.declarations.model import Host, Requires, Target
+from harness.declarations.model import Requires, Target, rooted
 from harness.declarations.problems import DeclarationError, unknown
 from harness.run import cloud as cloud_api
 from harness.run.records import (
@@ -211,7 +211,7 @@ class TargetHost:
     host: Any
 
     def path(self, path: str) -> str:
-        return f"{self.root.rstrip('/')}{path}" if self.root else path
+        return rooted(self.root, path)
 
 
 @pytest.fixture(scope="session")
@@ -220,8 +220,7 @@ def hosts(target: Target) -> list[TargetHost]:
     import testinfra
 
     found = []
-    for entry in target.hosts:
-        host = entry if isinstance(entry, Host) else Host(spec=entry)
+    for host in target.host_entries:
         found.append(
             TargetHost(host.spec, tuple(host.roles), host.root, testinfra.get_host(host.spec))
         )

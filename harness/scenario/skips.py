@@ -1,4 +1,4 @@
-"""Skips that say why, in a category a run record can count (DESIGN.md section 5).
+"""Skips that say why, in a category a run record can count.
 
 A skip never counts as a pass. Plain `pytest.skip` in a scenario has no category and is
 recorded as `uncategorised`, which reviews should treat as a bug in the scenario.
@@ -10,11 +10,9 @@ from typing import NoReturn
 
 import pytest
 
-NOT_APPLICABLE = "not-applicable"  # the combination cannot do this by design
-NOT_CONFIGURED = "not-configured"  # the target lacks a requirement (computes, flavor, service)
-FLAGGED = "flagged"  # a known bug, with a link
-UNCATEGORISED = "uncategorised"
-CATEGORIES = (NOT_APPLICABLE, NOT_CONFIGURED, FLAGGED)
+from harness.run.records import FLAGGED, NOT_APPLICABLE, NOT_CONFIGURED, UNCATEGORISED
+
+__all__ = ["FLAGGED", "NOT_APPLICABLE", "NOT_CONFIGURED", "UNCATEGORISED"]
 
 
 def skip(category: str, reason: str) -> NoReturn:

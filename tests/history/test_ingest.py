@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.history.store import ingest
+from harness.declarations.loading import load_matrix
+from harness.history.store import connect, ingest
+from harness.levels.compute import compute_levels
 from harness.run.records import Provenance, Result, RunHeader, append_result, write_header
 
 
@@ -160,3 +162,19 @@ def test_ingest_command_reports_and_exits_2_on_rejects(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "rejected" in done.stderr and "junk/run.json" in done.stderr
     assert "added 1 run(s) with 1 result(s); 0 already there; 1 rejected" in done.stdout
+
+
+def test_a_history_of_another_schema_version_is_refused_unchanged(tmp_path: Path) -> None:
+    from harness.history.store import HistoryVersionError
+
+    db = tmp_path / "history.sqlite"
+    connect(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    before = db.read_bytes()
+    with pytest.raises(HistoryVersionError, match="schema is version 99 and this harness reads"):
+        connect(db)
+    matrix = load_matrix(Path(__file__).parents[2] / "matrix")
+    with pytest.raises(HistoryVersionError, match="version 99"):
+        compute_levels(matrix, db)
+    assert db.read_bytes() == before

@@ -22,7 +22,6 @@ from .wsgi import (
 )
 
 GLANCE_IGNORE = frozenset({"member_status", "os_hidden", "size_min", "size_max"})
-IMAGE_CORE_DROP = frozenset({"properties", "deleted", "deleted_at", "is_public", "location"})
 
 
 class GlanceFront:
