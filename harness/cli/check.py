@@ -25,7 +25,7 @@ from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.declarations.problems import display_path, unknown
 from harness.history.evidence import Evidence
 from harness.levels.compute import COMPUTED_LEVELS, Cell, LevelMatrix, compute_levels
-from harness.publish.json_export import evidence_json
+from harness.publish.json_export import cell_json
 
 NEAREST = 3
 MESSAGE_WIDTH = 60
@@ -64,7 +64,7 @@ def check(
         found = compute_levels(matrix, db, now=at, combinations=[combination_id], features=chosen)
         cells = [found.cell(f, combination_id) for f in found.features]
         if as_json:
-            click.echo(json.dumps(_declared_json(matrix, combination_id, cells), indent=2))
+            click.echo(json.dumps(_declared_json(matrix, combination_id, found, cells), indent=2))
         else:
             _print_declared(console(), matrix, found, cells, detailed=bool(features))
         return
@@ -242,35 +242,15 @@ def _job_urls(cells: list[Cell]) -> list[str]:
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def _evidence_json(evidence: Evidence | None) -> dict[str, object] | None:
-    """As matrix.json has it, plus the message: an operator wants to read why it failed."""
-    data = evidence_json(evidence)
-    return None if data is None or evidence is None else {**data, "message": evidence.message}
-
-
-def _declared_json(matrix: Matrix, combination_id: str, cells: list[Cell]) -> dict[str, object]:
+def _declared_json(
+    matrix: Matrix, combination_id: str, found: LevelMatrix, cells: list[Cell]
+) -> dict[str, object]:
     return {
         "combination": combination_id,
         "declared": True,
         "embedded": matrix.combinations[combination_id].embedded,
-        "features": [
-            {
-                "feature": cell.feature,
-                "level": cell.level,
-                "score": cell.score,
-                "reason": cell.reason,
-                "flaky": cell.flaky,
-                "flagged": cell.flagged,
-                "not_applicable": cell.why_not_applicable,
-                "passed": cell.passed,
-                "failed": cell.failed,
-                "last_pass": _evidence_json(cell.last_pass),
-                "last_failure": _evidence_json(cell.last_failure),
-                "versions": {name: list(seen) for name, seen in cell.versions.items()},
-                "job_urls": list(cell.job_urls),
-            }
-            for cell in cells
-        ],
+        "computed_at": found.computed_at,
+        "cells": [cell_json(cell) for cell in cells],
     }
 
 
@@ -280,6 +260,7 @@ def _undeclared_json(
     return {
         "combination": combination_id,
         "declared": False,
+        "computed_at": found.computed_at,
         "nearest": [
             {
                 "combination": n.combination,

@@ -1,16 +1,18 @@
-"""The shape of `matrix.json`, as pydantic models: the single source of `matrix.schema.json`.
+"""The shape of every JSON output, as pydantic models: the single source of their schemas.
 
-`harness.publish.json_export` writes the document from plain dicts (fast at thousands of
-cells); these models only describe it. Every key is always present (null or empty when there
-is nothing to say), so a consumer never has to guess. Bump `FORMAT` on any change that is not
-a pure addition.
+`matrix.json` (`matrix publish`, `matrix levels --json`) is `MatrixExport`; `matrix check
+--json` is `CheckExport` and `matrix levels --explain ... --json` is `ExplainedCellOut`; all
+three describe a cell with the same `CellOut`. `harness.publish.json_export` writes the
+documents from plain dicts (fast at thousands of cells); these models only describe them.
+Every key is always present (null or empty when there is nothing to say), so a consumer never
+has to guess. Bump `FORMAT` on any change that is not a pure addition.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 FORMAT = 1
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -110,6 +112,7 @@ class EvidenceOut(_Out):
     started_at: str = Field(description="When the run started (UTC).", json_schema_extra=_DATE_TIME)
     outcome: Literal["passed", "failed", "error"] = Field(description="The result.")
     job_url: str | None = Field(description="The CI job's page, if any.")
+    message: str | None = Field(description="What the scenario said (why it failed), if anything.")
 
 
 class CriteriaOut(_Out):
@@ -159,6 +162,7 @@ class CellOut(_Out):
         description="Recorded fact (nova, libvirt, qemu...) -> values seen, newest first."
     )
     labs: list[str] = Field(description="Labs with valid evidence, sorted.")
+    job_urls: list[str] = Field(description="Distinct CI job pages of the evidence, newest first.")
 
 
 class MatrixExport(_Out):
@@ -177,7 +181,84 @@ class MatrixExport(_Out):
     )
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of matrix.json."""
-    schema = MatrixExport.model_json_schema()
+class CheckDeclaredOut(_Out):
+    """`matrix check COMBINATION --json` for a declared combination: its cells."""
+
+    combination: str = Field(description="The combination asked about.")
+    declared: Literal[True]
+    embedded: bool = Field(description="An embedded-lab combination.")
+    computed_at: str = Field(description="The moment judged as of.", json_schema_extra=_DATE_TIME)
+    cells: list[CellOut] = Field(description="Its cells, features in declaration order.")
+
+
+class DifferenceOut(_Out):
+    axis: str = Field(description="The axis on which the two differ.")
+    value: str = Field(description="The declared combination's value.")
+    asked: str = Field(description="The value asked about.")
+
+
+class NeighbourOut(_Out):
+    """A declared combination near the one asked about."""
+
+    combination: str = Field(description="Its id.")
+    shared_axes: list[str] = Field(description="Axes on which it has the value asked about.")
+    differs: list[DifferenceOut] = Field(description="Where it differs.")
+    levels: dict[str, str] = Field(description="Feature id -> its level there.")
+
+
+class CheckUndeclaredOut(_Out):
+    """`matrix check COMBINATION --json` for an undeclared combination: nothing has tested it;
+    the nearest declared combinations, best tested first."""
+
+    combination: str = Field(description="The combination asked about.")
+    declared: Literal[False]
+    computed_at: str = Field(description="The moment judged as of.", json_schema_extra=_DATE_TIME)
+    nearest: list[NeighbourOut]
+
+
+class CheckExport(RootModel[CheckDeclaredOut | CheckUndeclaredOut]):
+    """What `matrix check --json` prints."""
+
+
+class CriterionJudgedOut(_Out):
+    id: str = Field(description="Criterion id.")
+    met: bool
+    weight: int
+    why: str = Field(description="One line: why it is met or missed.")
+    runs: list[str] = Field(description="Run ids behind the judgement, newest first.")
+
+
+class RecentOut(_Out):
+    run_id: str
+    started_at: str = Field(json_schema_extra=_DATE_TIME)
+    outcome: Literal["passed", "failed", "error"]
+    kind: str = Field(description="The run's provenance kind.")
+    voting: bool
+    lab: str
+    job_url: str | None
+    message: str | None
+
+
+class ExplanationOut(_Out):
+    criteria: list[CriterionJudgedOut] = Field(description="Every criterion, in policy order.")
+    recent: list[RecentOut] = Field(description="The newest valid results, newest first.")
+
+
+class ExplainedCellOut(CellOut):
+    """`matrix levels --explain FEATURE@COMBINATION --json`: the cell, and why."""
+
+    explained: ExplanationOut
+
+
+JSON_OUTPUTS: dict[str, type[BaseModel]] = {
+    "matrix": MatrixExport,
+    "check": CheckExport,
+    "explain": ExplainedCellOut,
+}
+"""Every JSON document the harness prints or writes, by name."""
+
+
+def json_schema(kind: str = "matrix") -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one JSON output (matrix.json by default)."""
+    schema = JSON_OUTPUTS[kind].model_json_schema()
     return {"$schema": SCHEMA_DIALECT, **schema}

@@ -125,6 +125,7 @@ def cell_json(cell: Cell) -> dict[str, Any]:
         "last_failure": evidence_json(cell.last_failure),
         "versions": {name: list(values) for name, values in cell.versions.items()},
         "labs": list(cell.labs),
+        "job_urls": list(cell.job_urls),
     }
 
 
@@ -136,6 +137,7 @@ def evidence_json(evidence: Evidence | None) -> dict[str, Any] | None:
         "started_at": evidence.started_at,
         "outcome": evidence.outcome,
         "job_url": evidence.job_url,
+        "message": evidence.message,
     }
 
 

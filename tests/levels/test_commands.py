@@ -83,7 +83,9 @@ def test_explain_lists_each_criterion_with_the_runs_behind_it(
     assert first in out and "https://ci/9" in out
     assert "1 result(s) ignored (forced past preflight)" in out
     assert "tested: misses consistent" in out
-    explained = json.loads(levels("--explain", f"{LM}@{KVM}", "--json").out)["explained"]
+    document = json.loads(levels("--explain", f"{LM}@{KVM}", "--json").out)
+    jsonschema.validate(document, json_schema("explain"))
+    explained = document["explained"]
     assert [e["run_id"] for e in explained["recent"]] == [last, first]
     consistent = next(c for c in explained["criteria"] if c["id"] == "consistent")
     assert (consistent["met"], consistent["runs"]) == (False, [last, first])
@@ -162,11 +164,13 @@ def test_check_a_declared_combination(check: Run, history: History) -> None:
 def test_check_json_for_a_declared_combination(check: Run, history: History) -> None:
     run_id = history.run(KVM, {LM: "passed"}, facts={"h": {"nova": "34.0.0"}})
     data = json.loads(check(KVM, "--feature", LM, "--json").out)
+    jsonschema.validate(data, json_schema("check"))  # the cell as matrix.json has it
     assert data["declared"] is True
-    [feature] = data["features"]
-    assert feature["level"] == "reported"
-    assert feature["last_pass"]["run_id"] == run_id
-    assert feature["versions"] == {"nova": ["34.0.0"]}
+    [cell] = data["cells"]
+    assert cell["feature"] == LM and cell["combination"] == KVM
+    assert cell["level"] == "reported"
+    assert cell["last_pass"]["run_id"] == run_id
+    assert cell["versions"] == {"nova": ["34.0.0"]}
 
 
 def test_check_an_undeclared_combination_shows_the_nearest(check: Run, history: History) -> None:
@@ -180,6 +184,7 @@ def test_check_an_undeclared_combination_shows_the_nearest(check: Run, history: 
     assert "differs in network: ovs instead of ovn" in blocks[1]
     assert "reported 1" in blocks[1]
     data = json.loads(check("libvirt-qemu/ceph-rbd/ovn", "--json").out)
+    jsonschema.validate(data, json_schema("check"))
     assert data["declared"] is False
     nearest = data["nearest"]
     assert [n["combination"] for n in nearest][:2] == [
