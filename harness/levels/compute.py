@@ -26,6 +26,7 @@ from harness.declarations.model import (
     Flag,
     LevelPolicy,
 )
+from harness.errors import BadInput
 from harness.history.evidence import Evidence, Observation, paused_collector, read_observations
 from harness.levels.criteria import Case, Parameters, day, iso, judge
 
@@ -117,7 +118,7 @@ def compute_levels(
 ) -> LevelMatrix:
     """Levels of every declared cell (or of the combinations and features asked for)."""
     if matrix.policy is None:
-        raise ValueError("the matrix declares no level policy (levels.yaml)")
+        raise BadInput("the matrix declares no level policy: add levels.yaml to compute levels")
     policy = matrix.policy
     now = now or datetime.now(timezone.utc)
     combination_ids = list(combinations or matrix.combinations)

@@ -6,6 +6,11 @@ leaves `out` as it was and no reader ever finds a half-written file. Only the
 entries the site owns are replaced: a manifest (`.matrix-site`) names them, so an entry an
 earlier publish wrote and this one does not is removed, while files others keep in `out`
 (a CNAME, a README) are left alone.
+
+The pages are `site` (Jinja2 templates/ and static/, with `fragments` for rows repeated
+thousands of times and `plot` for the pass-rate SVG); the exports are `exports`:
+`json_export` (shaped by `export_schema`), `markdown` and `rst` (from `text_table`) and
+`nova_ini`. `files` and `workers` keep a big lab's site fast to write.
 """
 
 from __future__ import annotations

@@ -228,15 +228,12 @@ class CriterionJudgedOut(_Out):
     runs: list[str] = Field(description="Run ids behind the judgement, newest first.")
 
 
-class RecentOut(_Out):
-    run_id: str
-    started_at: str = Field(json_schema_extra=_DATE_TIME)
-    outcome: Literal["passed", "failed", "error"]
+class RecentOut(EvidenceOut):
+    """A recent valid result, with the run's provenance and lab."""
+
     kind: str = Field(description="The run's provenance kind.")
-    voting: bool
-    lab: str
-    job_url: str | None
-    message: str | None
+    voting: bool = Field(description="Whether the run's CI job votes.")
+    lab: str = Field(description="The lab the run's target is in.")
 
 
 class ExplanationOut(_Out):

@@ -1,27 +1,22 @@
-"""The harness's pytest plugin (registered through the `pytest11` entry point).
+"""The harness's pytest plugin (registered through the `pytest11` entry point): its hooks.
 
 `pytest scenarios/ --lab LAB --combination ID` runs the scenarios of the features the matrix
 declares against that lab target; `matrix run` drives the same thing. Scenarios are plain
-tests marked `@pytest.mark.feature("id")`; the plugin skips them, in a category, when the
-combination cannot do the feature by design (not-applicable), the target lacks something
-(not-configured) or a known bug is flagged; and it gives them fixtures: `cloud`, `target`,
-`hosts`, `wait`, `cleanup`, `make`, `run_id`. Each report carries the feature, combination,
-run id, skip category and API request count as user properties (they reach JUnit XML).
+tests marked `@pytest.mark.feature("id")`. These hooks resolve the target once per session,
+keep the scenarios of declared features, put the feature, combination, run id, skip category
+and API request count on each report as user properties (they reach JUnit XML), and write
+each result to the run directory as it finishes. The fixtures (`harness.scenario.fixtures`)
+and the requirement gate (`harness.scenario.gate`) live in modules of their own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.declarations.loading import load_matrix
-from harness.declarations.matrix import Matrix
-from harness.declarations.model import Requires, Target, rooted
 from harness.declarations.problems import DeclarationError, unknown
 from harness.run import cloud as cloud_api
 from harness.run.records import (
@@ -35,19 +30,20 @@ from harness.run.records import (
 )
 from harness.run.secrets import Redactor
 from harness.scenario import skips
-from harness.scenario.accounting import RequestLog, attach
-from harness.scenario.cleanup import Cleanup
+from harness.scenario.accounting import RequestLog
+from harness.scenario.gate import feature_of
 from harness.scenario.recorder import Recorder
-from harness.scenario.resources import Resources
+from harness.scenario.stash import (
+    CONTEXT,
+    OWNS_HEADER,
+    RECORDER,
+    REQUESTS,
+    REQUESTS_BEFORE,
+    RUN_ID,
+)
 from harness.scenario.target import TargetContext, TargetSelectionError, resolve
-from harness.scenario.waiters import Waiter
 
-CONTEXT = pytest.StashKey[TargetContext]()
-RECORDER = pytest.StashKey[Recorder]()
-OWNS_HEADER = pytest.StashKey[bool]()
-RUN_ID = pytest.StashKey[str]()
-REQUESTS = pytest.StashKey[RequestLog]()
-REQUESTS_BEFORE = pytest.StashKey[int]()
+pytest_plugins = ["harness.scenario.fixtures"]  # the fixtures, in a module of their own
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,11 +99,6 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-def feature_of(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("feature")
-    return str(marker.args[0]) if marker and marker.args else None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep the scenarios of declared features (and of --feature, when given)."""
     if CONTEXT not in config.stash:
@@ -134,170 +125,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
-
-
-# --- fixtures -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def matrix(pytestconfig: pytest.Config) -> Matrix:
-    """The declarations, loaded and checked once per session."""
-    if CONTEXT in pytestconfig.stash:
-        return pytestconfig.stash[CONTEXT].matrix
-    root = Path(pytestconfig.getoption("matrix_dir"))
-    try:
-        return load_matrix(root)
-    except DeclarationError as error:
-        message = f"invalid matrix declarations in {root}:\n{error}"
-        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-@pytest.fixture(scope="session")
-def target_context(pytestconfig: pytest.Config) -> TargetContext:
-    if CONTEXT not in pytestconfig.stash:
-        pytest.fail("scenarios need a lab target: pass --lab FILE (and --combination or --target)")
-    return pytestconfig.stash[CONTEXT]
-
-
-@pytest.fixture(scope="session")
-def target(target_context: TargetContext) -> Target:
-    """The lab entry: cloud, image, flavors, network, timeouts, destructive or not."""
-    return target_context.target
-
-
-@pytest.fixture(scope="session")
-def run_id(pytestconfig: pytest.Config, target_context: TargetContext) -> str:
-    return pytestconfig.stash[RUN_ID]
-
-
-@dataclass
-class CloudSession:
-    connection: Any
-    requests: RequestLog
-
-
-@pytest.fixture(scope="session")
-def _cloud_session(
-    pytestconfig: pytest.Config, target_context: TargetContext
-) -> Iterator[CloudSession]:
-    target = target_context.target
-    connection = cloud_api.connect(
-        target_context.clouds_yaml, target.cloud, target.timeouts.default
-    )
-    try:
-        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]))
-    finally:
-        connection.close()
-
-
-@pytest.fixture(scope="session")
-def cloud(_cloud_session: CloudSession) -> Any:
-    """An openstacksdk Connection to the target's cloud, from clouds.yaml."""
-    return _cloud_session.connection
-
-
-@pytest.fixture(scope="session")
-def api_requests(_cloud_session: CloudSession) -> RequestLog:
-    return _cloud_session.requests
-
-
-@dataclass(frozen=True)
-class TargetHost:
-    """A testinfra host with the roles and file root the lab declares for it."""
-
-    spec: str
-    roles: tuple[str, ...]
-    root: str | None
-    host: Any
-
-    def path(self, path: str) -> str:
-        return rooted(self.root, path)
-
-
-@pytest.fixture(scope="session")
-def hosts(target: Target) -> list[TargetHost]:
-    """The target's hosts as testinfra sees them (empty when the lab declares none)."""
-    import testinfra
-
-    found = []
-    for host in target.host_entries:
-        found.append(
-            TargetHost(host.spec, tuple(host.roles), host.root, testinfra.get_host(host.spec))
-        )
-    return found
-
-
-@pytest.fixture
-def wait(cloud: Any, target: Target, api_requests: RequestLog) -> Waiter:
-    return Waiter(cloud, target.timeouts, api_requests)
-
-
-@pytest.fixture
-def cleanup() -> Iterator[Cleanup]:
-    """Undo registered actions newest first, after the scenario, whatever its outcome."""
-    registry = Cleanup()
-    yield registry
-    registry.run()
-
-
-@pytest.fixture
-def make(
-    request: pytest.FixtureRequest,
-    cloud: Any,
-    target: Target,
-    run_id: str,
-    cleanup: Cleanup,
-    wait: Waiter,
-) -> Resources:
-    return Resources(cloud, target, run_id, request.node.name, cleanup, wait)
-
-
-@pytest.fixture(autouse=True)
-def _feature_gate(request: pytest.FixtureRequest) -> None:
-    """Skip, in a category, scenarios this combination or target cannot run."""
-    feature_id = feature_of(request.node)
-    if feature_id is None:
-        return
-    context: TargetContext = request.getfixturevalue("target_context")
-    verdict = context.verdicts[feature_id]
-    if not verdict.applicable:
-        skips.not_applicable(verdict.why or "declared not applicable")
-    for flag in verdict.flags:
-        skips.flagged(flag.why, flag.bug)
-    marker = request.node.get_closest_marker("requires")
-    declared = context.matrix.features[feature_id].requires
-    needs = declared.model_copy(update=dict(marker.kwargs) if marker else {})
-    check_requirements(needs, context.target, request)
-
-
-def check_requirements(needs: Requires, target: Target, request: pytest.FixtureRequest) -> None:
-    if needs.destructive and not target.destructive:
-        skips.not_configured("destructive scenarios are off for this target (destructive: false)")
-    if needs.flavor_alt and not target.flavor_alt:
-        skips.not_configured("the target declares no flavor_alt")
-    if needs.computes <= 1 and not (needs.volume or needs.multiattach):
-        return  # nothing left that needs asking the cloud
-    cloud = request.getfixturevalue("cloud")
-    if needs.computes > 1:
-        up = [
-            s
-            for s in cloud.compute.services(binary="nova-compute")
-            if s.state == "up" and s.status == "enabled"
-        ]
-        if len(up) < needs.computes:
-            skips.not_configured(
-                f"needs {needs.computes} compute hosts up; the target has {len(up)}"
-            )
-    if (needs.volume or needs.multiattach) and not cloud.endpoint_for("block-storage"):
-        skips.not_configured("the target has no block-storage service")
-    if needs.multiattach and not any(is_multiattach(t) for t in cloud.block_storage.types()):
-        skips.not_configured("the target has no multiattach volume type")
-
-
-def is_multiattach(volume_type: Any) -> bool:
-    """Cinder marks multiattach types with the extra spec multiattach='<is> True'."""
-    value = str((volume_type.extra_specs or {}).get("multiattach", ""))
-    return value.replace(" ", "").lower() == "<is>true"
 
 
 # --- reporting ---------------------------------------------------------------------------

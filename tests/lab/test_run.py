@@ -67,7 +67,7 @@ def test_unknown_feature_is_bad_input(running_lab: LabState, tmp_path: Path) -> 
     assert done.returncode == 2
     assert (
         done.stderr.strip()
-        == "matrix: Invalid value for --feature: unknown feature 'live-snapshoot'; did you mean 'live-snapshot'?"
+        == "matrix: Invalid value for '--feature': unknown feature 'live-snapshoot'; did you mean 'live-snapshot'?"
     )
     assert not (tmp_path / "runs").exists()
 

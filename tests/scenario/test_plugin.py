@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.scenario.plugin import is_multiattach
+from harness.scenario.gate import is_multiattach
 from tests.conftest import edit
 
 SCENARIOS = """

@@ -1,0 +1,145 @@
+"""The fixtures scenarios stand on: the checked declarations, the target, the cloud (an
+openstacksdk Connection from clouds.yaml), testinfra hosts, waiters, the cleanup registry,
+resource makers and the run id; and the autouse requirement gate (`harness.scenario.gate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.declarations.loading import load_matrix
+from harness.declarations.matrix import Matrix
+from harness.declarations.model import Target, rooted
+from harness.declarations.problems import DeclarationError
+from harness.run import cloud as cloud_api
+from harness.scenario.accounting import RequestLog, attach
+from harness.scenario.cleanup import Cleanup
+from harness.scenario.gate import gate
+from harness.scenario.resources import Resources
+from harness.scenario.stash import CONTEXT, REQUESTS, RUN_ID
+from harness.scenario.target import TargetContext
+from harness.scenario.waiters import Waiter
+
+
+@pytest.fixture(scope="session")
+def matrix(pytestconfig: pytest.Config) -> Matrix:
+    """The declarations, loaded and checked once per session."""
+    if CONTEXT in pytestconfig.stash:
+        return pytestconfig.stash[CONTEXT].matrix
+    root = Path(pytestconfig.getoption("matrix_dir"))
+    try:
+        return load_matrix(root)
+    except DeclarationError as error:
+        message = f"invalid matrix declarations in {root}:\n{error}"
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def target_context(pytestconfig: pytest.Config) -> TargetContext:
+    if CONTEXT not in pytestconfig.stash:
+        pytest.fail("scenarios need a lab target: pass --lab FILE (and --combination or --target)")
+    return pytestconfig.stash[CONTEXT]
+
+
+@pytest.fixture(scope="session")
+def target(target_context: TargetContext) -> Target:
+    """The lab entry: cloud, image, flavors, network, timeouts, destructive or not."""
+    return target_context.target
+
+
+@pytest.fixture(scope="session")
+def run_id(pytestconfig: pytest.Config, target_context: TargetContext) -> str:
+    return pytestconfig.stash[RUN_ID]
+
+
+@dataclass
+class CloudSession:
+    connection: Any
+    requests: RequestLog
+
+
+@pytest.fixture(scope="session")
+def _cloud_session(
+    pytestconfig: pytest.Config, target_context: TargetContext
+) -> Iterator[CloudSession]:
+    target = target_context.target
+    connection = cloud_api.connect(
+        target_context.clouds_yaml, target.cloud, target.timeouts.default
+    )
+    try:
+        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]))
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def cloud(_cloud_session: CloudSession) -> Any:
+    """An openstacksdk Connection to the target's cloud, from clouds.yaml."""
+    return _cloud_session.connection
+
+
+@pytest.fixture(scope="session")
+def api_requests(_cloud_session: CloudSession) -> RequestLog:
+    return _cloud_session.requests
+
+
+@dataclass(frozen=True)
+class TargetHost:
+    """A testinfra host with the roles and file root the lab declares for it."""
+
+    spec: str
+    roles: tuple[str, ...]
+    root: str | None
+    host: Any
+
+    def path(self, path: str) -> str:
+        return rooted(self.root, path)
+
+
+@pytest.fixture(scope="session")
+def hosts(target: Target) -> list[TargetHost]:
+    """The target's hosts as testinfra sees them (empty when the lab declares none)."""
+    import testinfra
+
+    found = []
+    for host in target.host_entries:
+        found.append(
+            TargetHost(host.spec, tuple(host.roles), host.root, testinfra.get_host(host.spec))
+        )
+    return found
+
+
+@pytest.fixture
+def wait(cloud: Any, target: Target, api_requests: RequestLog) -> Waiter:
+    return Waiter(cloud, target.timeouts, api_requests)
+
+
+@pytest.fixture
+def cleanup() -> Iterator[Cleanup]:
+    """Undo registered actions newest first, after the scenario, whatever its outcome."""
+    registry = Cleanup()
+    yield registry
+    registry.run()
+
+
+@pytest.fixture
+def make(
+    request: pytest.FixtureRequest,
+    cloud: Any,
+    target: Target,
+    run_id: str,
+    cleanup: Cleanup,
+    wait: Waiter,
+) -> Resources:
+    return Resources(cloud, target, run_id, request.node.name, cleanup, wait)
+
+
+@pytest.fixture(autouse=True)
+def _feature_gate(request: pytest.FixtureRequest) -> None:
+    """Skip, in a category, scenarios this combination or target cannot run."""
+    gate(request)

@@ -1,0 +1,16 @@
+"""What the plugin keeps on pytest's config (and item) stash for one scenario session."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.scenario.accounting import RequestLog
+from harness.scenario.recorder import Recorder
+from harness.scenario.target import TargetContext
+
+CONTEXT = pytest.StashKey[TargetContext]()
+RECORDER = pytest.StashKey[Recorder]()
+OWNS_HEADER = pytest.StashKey[bool]()
+RUN_ID = pytest.StashKey[str]()
+REQUESTS = pytest.StashKey[RequestLog]()
+REQUESTS_BEFORE = pytest.StashKey[int]()
