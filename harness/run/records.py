@@ -43,6 +43,8 @@ NOT_APPLICABLE = "not-applicable"  # the combination cannot do this by design
 NOT_CONFIGURED = "not-configured"  # the target lacks a requirement (computes, flavor, service)
 FLAGGED = "flagged"  # a known bug, with a link: the only skip that says something of a cell
 UNCATEGORISED = "uncategorised"  # a bare pytest.skip: a bug in the scenario
+SKIP_CATEGORIES = (NOT_APPLICABLE, NOT_CONFIGURED, FLAGGED)
+"""The categories a scenario skips in; an uncategorised skip is none of them."""
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
 RunStatus = Literal["running", "complete", "interrupted", "unverified", "preflight-failed"]

@@ -10,9 +10,15 @@ from typing import NoReturn
 
 import pytest
 
-from harness.run.records import FLAGGED, NOT_APPLICABLE, NOT_CONFIGURED, UNCATEGORISED
+from harness.run.records import (
+    FLAGGED,
+    NOT_APPLICABLE,
+    NOT_CONFIGURED,
+    UNCATEGORISED,
+)
+from harness.run.records import SKIP_CATEGORIES as CATEGORIES
 
-__all__ = ["FLAGGED", "NOT_APPLICABLE", "NOT_CONFIGURED", "UNCATEGORISED"]
+__all__ = ["CATEGORIES", "FLAGGED", "NOT_APPLICABLE", "NOT_CONFIGURED", "UNCATEGORISED"]
 
 
 def skip(category: str, reason: str) -> NoReturn:
