@@ -324,6 +324,18 @@ class Host(Strict):
         """Where `path` is on this host: below its root, when it has one."""
         return rooted(self.root, path)
 
+    @property
+    def workdir(self) -> str:
+        """Where commands (checks and facts) run: the root, so relative paths such as
+        etc/nova/nova-cpu.conf mean the same on a real host (/) and on a lab host."""
+        return self.root or "/"
+
+    @property
+    def label(self) -> str:
+        """The host as records name it: its spec, with its root when it has one (the embedded
+        lab's hosts share one spec, local://, and differ only by root)."""
+        return self.spec if self.root is None else f"{self.spec}{self.root}"
+
 
 def rooted(root: str | None, path: str) -> str:
     """`path` on a host whose files live below `root` (the embedded lab's hosts)."""

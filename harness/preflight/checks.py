@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,11 @@ _BOOLS = ("true", "false")
 class Verdict:
     passed: bool
     found: str
+
+
+def in_workdir(root: str | None, command: str) -> str:
+    """`command` run from `root`, or from / on a host without one."""
+    return f"cd {shlex.quote(root or '/')} && {command}"
 
 
 def shorten(text: str, limit: int = SHOWN_OUTPUT) -> str:
@@ -238,8 +244,9 @@ def describe_package(check: PackageCheck) -> str:
 # --- command ------------------------------------------------------------------------------
 
 
-def check_command(host: Any, check: CommandCheck, _root: str | None) -> Verdict:
-    result = host.run(check.run)
+def check_command(host: Any, check: CommandCheck, root: str | None) -> Verdict:
+    """The command runs from the host's root (`/` on a real host): see `Host.workdir`."""
+    result = host.run(in_workdir(root, check.run))
     rc, stdout = int(result.rc), str(result.stdout)
     if rc != check.exit_status:
         stderr = shorten(str(result.stderr))

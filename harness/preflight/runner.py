@@ -21,7 +21,7 @@ import testinfra
 
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.declarations.model import Check, Host, Target
-from harness.preflight.checks import CHECKS, shorten
+from harness.preflight.checks import CHECKS, in_workdir, shorten
 from harness.run.secrets import hide_url_credentials
 
 Status = Literal["passed", "failed", "skipped"]
@@ -83,10 +83,9 @@ def run_preflight(
             if not _applies(check, host):
                 continue
             outcomes.append(_run_check(connection, unreachable, host, value, check))
-        # facts are not rooted: hosts sharing a spec share a machine, so run them once
-        if host.spec not in facts:
+        if host.label not in facts:  # hosts sharing a spec and root are one host
             commands = {name: cmd for _, _, value_facts in values for name, cmd in value_facts}
-            facts[host.spec] = _facts(connection, unreachable, commands)
+            facts[host.label] = _facts(connection, unreachable, host.root, commands)
 
     status: Status = "failed" if any(not o.passed for o in outcomes) else "passed"
     return PreflightResult(status, outcomes, facts, time.monotonic() - started)
@@ -122,7 +121,7 @@ def _run_check(
 ) -> CheckOutcome:
     kind = check.kind
     spec = getattr(check, kind)
-    outcome = CheckOutcome(host.spec, value, kind, CHECKS[kind].describe(spec), False, NOT_CHECKED)
+    outcome = CheckOutcome(host.label, value, kind, CHECKS[kind].describe(spec), False, NOT_CHECKED)
     if unreachable is not None:
         return replace(outcome, error=unreachable)
     try:
@@ -132,14 +131,16 @@ def _run_check(
     return replace(outcome, passed=verdict.passed, found=verdict.found)
 
 
-def _facts(connection: Any, unreachable: str | None, commands: dict[str, str]) -> dict[str, str]:
+def _facts(
+    connection: Any, unreachable: str | None, root: str | None, commands: dict[str, str]
+) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, command in commands.items():
         if unreachable is not None:
             found[name] = f"error: {unreachable}"
             continue
         try:
-            result = connection.run(command)
+            result = connection.run(in_workdir(root, command))
         except Exception as error:
             found[name] = f"error: {describe_error(error)}"
             continue

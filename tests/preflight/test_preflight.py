@@ -140,7 +140,9 @@ def test_ssh_matching_host_passes_every_check_and_roles_filter(
     assert result.status == "passed", result.failures
     assert result.failures == []
     assert all(o.error is None for o in result.outcomes)
-    on_compute, on_controller = by_description(result, compute), by_description(result, controller)
+    # hosts are named by spec and root: lab hosts share a spec and differ by root
+    on_compute = by_description(result, f"{compute}{good}")
+    on_controller = by_description(result, f"{controller}{good}")
     assert set(on_compute) == {
         f"ini {NOVA_CPU} [DEFAULT] compute_driver == libvirt.LibvirtDriver",
         f"ini {NOVA_CPU} [libvirt] virt_type == kvm",
@@ -167,7 +169,7 @@ def test_ssh_matching_host_passes_every_check_and_roles_filter(
 
     # facts: every value's, on every host, roles ignored
     for spec in (compute, controller):
-        facts = result.facts[spec]
+        facts = result.facts[f"{spec}{good}"]
         assert facts["kernel"] == platform.release()
         assert facts["os"] == "Linux"
         assert facts["missing-tool"].startswith("exit 127: ")
@@ -184,7 +186,7 @@ def test_ssh_mismatching_host_fails_exactly_the_virt_type_check(
     assert result.status == "failed"
     [failure] = result.failures
     assert failure == CheckOutcome(
-        host=spec,
+        host=f"{spec}{bad}",
         value="hypervisor/libvirt-kvm",
         kind="ini",
         description=f"ini {NOVA_CPU} [libvirt] virt_type == kvm",
@@ -193,7 +195,7 @@ def test_ssh_mismatching_host_fails_exactly_the_virt_type_check(
         error=None,
     )
     assert len(result.outcomes) == 8
-    assert result.facts[spec]["kernel"] == platform.release()
+    assert result.facts[f"{spec}{bad}"]["kernel"] == platform.release()
 
 
 def test_ssh_unreachable_host_fails_its_checks_with_an_error(
@@ -207,16 +209,17 @@ def test_ssh_unreachable_host_fails_its_checks_with_an_error(
     )
 
     assert result.status == "failed"
-    assert result.failures and all(o.host == closed for o in result.failures)
-    unreachable = [o for o in result.outcomes if o.host == closed]
+    closed_label = f"{closed}{good}"
+    assert result.failures and all(o.host == closed_label for o in result.failures)
+    unreachable = [o for o in result.outcomes if o.host == closed_label]
     assert len(unreachable) == 9  # every check of both roles: all failed, none skipped
     for outcome in unreachable:
         assert not outcome.passed
         assert outcome.error is not None
         assert outcome.error.startswith("host unreachable: ")
         assert "Connection refused" in outcome.error
-    assert all(v.startswith("error: host unreachable") for v in result.facts[closed].values())
-    assert result.facts[sshd.spec()]["os"] == "Linux"
+    assert all(v.startswith("error: host unreachable") for v in result.facts[closed_label].values())
+    assert result.facts[f"{sshd.spec()}{good}"]["os"] == "Linux"
 
 
 # --- the shipped matrix's embedded combination ------------------------------------------
@@ -513,8 +516,8 @@ def test_file_socket(tmp_path: Path) -> None:
         assert file_check(tmp_path, path="/s.sock", type="socket") == Verdict(True, "a socket")
 
 
-def command(**fields: Any) -> Verdict:
-    return CHECKS["command"].run(local, CommandCheck(**fields), "/ignored")
+def command(root: str | None = None, **fields: Any) -> Verdict:
+    return CHECKS["command"].run(local, CommandCheck(**fields), root)
 
 
 def test_command_semantics() -> None:
@@ -524,8 +527,28 @@ def test_command_semantics() -> None:
     assert command(run="echo oops >&2; exit 4") == Verdict(False, "exit 4: oops")
     assert command(run="exit 4", exit_status=4) == Verdict(True, "exit 4")
     assert command(run="true", exit_status=1) == Verdict(False, "exit 0")
-    # commands are not rooted: they run on the host itself
-    assert command(run="test -d /proc").passed
+    assert command(run="test -d /proc").passed  # absolute paths are the host's own
+
+
+def test_commands_run_from_the_hosts_root(tmp_path: Path) -> None:
+    """The same relative path names /etc/nova on a real host and a lab host's copy."""
+    (tmp_path / "etc" / "nova").mkdir(parents=True)
+    (tmp_path / "etc" / "nova" / "nova-cpu.conf").write_text("[libvirt]\nvirt_type = qemu\n")
+    sed = "sed -n 's/^virt_type = //p' etc/nova/nova-cpu.conf"
+    assert command(str(tmp_path), run=sed, matches="^qemu$").passed
+    assert command(None, run="pwd", matches="^/$").passed  # a host without a root: from /
+    assert not command(str(tmp_path / "missing"), run="true").passed  # no such root: fails
+
+
+def test_lab_hosts_sharing_a_spec_are_told_apart_by_root(tmp_path: Path, matrix: Matrix) -> None:
+    first, second = plant(tmp_path / "h1", "kvm"), plant(tmp_path / "h2", "qemu")
+    result = run_preflight(
+        matrix,
+        target(Host(spec="local://", root=str(first)), Host(spec="local://", root=str(second))),
+    )
+    assert set(result.facts) == {f"local://{first}", f"local://{second}"}
+    [failure] = [o for o in result.failures if "virt_type" in o.description]
+    assert failure.host == f"local://{second}"
 
 
 def test_package_semantics() -> None:
