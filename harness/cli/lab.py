@@ -20,7 +20,7 @@ state_dir_option = lab_dir_option("--dir")  # --dir: the name `matrix lab` first
 
 @click.group()
 def lab() -> None:
-    """The embedded lab: real Nova with fake virt drivers, one process per cell on 127.0.0.1."""
+    """The embedded lab: real Nova (fake drivers, or libvirt and QEMU), one process per cell."""
 
 
 @lab.command()
@@ -28,6 +28,18 @@ def prepare() -> None:
     """Build the lab's virtualenv now (otherwise `up` builds it the first time)."""
     python = environment.ensure(progress=say)
     click.echo(f"lab environment: {python.parent.parent}")
+
+
+@lab.command()
+def image() -> None:
+    """Build the guest image libvirt cells boot, from Debian packages (cached by its inputs)."""
+    from harness.lab import image as guest_image
+
+    built = guest_image.build(progress=say)
+    click.echo(
+        f"guest image: {built.path} ({built.disk_format}, {built.size // 1024} KiB, "
+        f"kernel {built.kernel_version}, guest agent {'yes' if built.agent else 'no'})"
+    )
 
 
 @lab.command()
