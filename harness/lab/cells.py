@@ -31,6 +31,11 @@ class CellSpec:
     live_migration: bool
     shared_storage: bool
     target: Target
+    driver: str = "fake"  # or "libvirt": Nova's real driver on the lab's own libvirtd
+
+    @property
+    def real_hypervisor(self) -> bool:
+        return self.driver == "libvirt"
 
 
 def attribute(matrix: Matrix, combination: Combination, name: str) -> bool:
@@ -45,6 +50,23 @@ def attribute(matrix: Matrix, combination: Combination, name: str) -> bool:
     )
 
 
+def lab_driver(matrix: Matrix, combination: Combination) -> str:
+    """Which driver a cell of this combination runs: a value's `lab_driver`, else fake."""
+    for axis, value_id in combination.values.items():
+        value = matrix.value(axis, value_id).attributes.get("lab_driver")
+        if isinstance(value, str):
+            if value not in LAB_DRIVERS:
+                raise LabConfigError(
+                    f"'{axis}/{value_id}' says lab_driver: {value}; the lab runs "
+                    + " or ".join(LAB_DRIVERS)
+                )
+            return value
+    return "fake"
+
+
+LAB_DRIVERS = ("fake", "libvirt")
+
+
 def cells_from(matrix: Matrix, lab: Lab, computes: int = 2) -> list[CellSpec]:
     if computes < 1:
         raise LabConfigError("a cell needs at least one compute host")
@@ -56,15 +78,19 @@ def cells_from(matrix: Matrix, lab: Lab, computes: int = 2) -> list[CellSpec]:
                 f"target '{target.target_name}' in {lab.path} is '{combination.id}', which is not "
                 "an embedded combination; the embedded lab can only emulate embedded ones"
             )
+        driver = lab_driver(matrix, combination)
+        # one compute per libvirt cell for now: two in one process share one instances_path
+        hosts = 1 if driver == "libvirt" else computes
         cells.append(
             CellSpec(
                 name=target.target_name,
                 combination=combination.id,
                 cloud=target.cloud,
-                hosts=tuple(f"host{i}" for i in range(1, computes + 1)),
+                hosts=tuple(f"host{i}" for i in range(1, hosts + 1)),
                 live_migration=attribute(matrix, combination, "live_migration"),
                 shared_storage=attribute(matrix, combination, "shared"),
                 target=target,
+                driver=driver,
             )
         )
     return cells

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Failure
+from harness.lab import libvirt_cells
 from harness.lab.cells import CellSpec
-from harness.lab.environment import CELL_SERVER
+from harness.lab.environment import CELL_SERVER, ensure_libvirt_binding
 from harness.lab.state import Endpoint, LabState
 
 STARTUP_TIMEOUT = 180.0  # seconds; a cell boots in about 4 s, far slower on a loaded CI machine
@@ -34,6 +35,10 @@ _started: dict[int, subprocess.Popen[bytes]] = {}
 
 class LabStartError(Failure):
     """One or more cells did not come up; the message has each one's log tail."""
+
+
+class LabStopError(Failure):
+    """Something a cell started would not stop; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -52,17 +57,34 @@ def up(
     progress: Progress = lambda _: None,
     timeout: float = STARTUP_TIMEOUT,
 ) -> list[CellStatus]:
-    """Start the cells that are not running, wait until each answers, write the client files."""
-    waiting: dict[str, subprocess.Popen[bytes]] = {}
-    for cell in cells:
-        if status(state, cell.name).health == "up":
-            progress(f"{cell.name}: already up")
-            continue
-        stop(state, cell.name)  # a stale or half-started earlier run
-        waiting[cell.name] = _spawn(state, cell, python)
-        progress(f"{cell.name}: starting {cell.combination} with {len(cell.hosts)} computes")
+    """Start the cells that are not running, wait until each answers, write the client files.
 
+    A cell on the real libvirt driver that this machine cannot run (no root, no libvirt) is
+    skipped with what it needs, and the other cells still start."""
+    waiting: dict[str, subprocess.Popen[bytes]] = {}
     failures = []
+    try:
+        for cell in cells:
+            if status(state, cell.name).health == "up":
+                progress(f"{cell.name}: already up")
+                continue
+            stop(state, cell.name)  # a stale or half-started earlier run
+            if cell.real_hypervisor:
+                if missing := libvirt_cells.missing_requirements():
+                    progress(f"{cell.name}: not started, it needs {'; '.join(missing)}")
+                    continue
+                ensure_libvirt_binding(python, progress)
+            try:
+                waiting[cell.name] = _spawn(state, cell, python, progress)
+            except Failure as error:
+                failures.append(f"cell '{cell.name}' could not be prepared: {error}")
+                continue
+            progress(f"{cell.name}: starting {cell.combination} with {len(cell.hosts)} computes")
+    except KeyboardInterrupt:
+        for name in waiting:
+            stop(state, name)
+        raise
+
     deadline = time.monotonic() + timeout
     try:
         for name, process in waiting.items():
@@ -88,8 +110,13 @@ def up(
     return [status(state, cell.name) for cell in cells]
 
 
-def _spawn(state: LabState, cell: CellSpec, python: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    state: LabState, cell: CellSpec, python: Path, progress: Progress
+) -> subprocess.Popen[bytes]:
     directory = state.prepare_cell(cell, secrets.token_urlsafe(24))
+    extra: list[str] = []
+    if cell.real_hypervisor:
+        extra = ["--libvirt", str(libvirt_cells.prepare(directory, cell, progress))]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env |= {"OS_NOVA_DISABLE_EVENTLET_PATCHING": "true", "PYTHONUNBUFFERED": "1"}
     command = [
@@ -101,6 +128,7 @@ def _spawn(state: LabState, cell: CellSpec, python: Path) -> subprocess.Popen[by
         "--hosts", ",".join(cell.hosts),
         "--live-migration", "yes" if cell.live_migration else "no",
         "--shared-storage", "yes" if cell.shared_storage else "no",
+        *extra,
     ]  # fmt: skip
     with (directory / "cell.log").open("ab") as log:
         process = subprocess.Popen(
@@ -175,7 +203,10 @@ def stop(state: LabState, name: str) -> bool:
     was_running = pid is not None and is_cell_process(pid, state.cell_dir(name))
     if pid is not None and was_running:
         _terminate(pid)
+    left = libvirt_cells.teardown(state.cell_dir(name))  # after Nova: it holds connections
     state.forget(name)
+    if left:
+        raise LabStopError(f"cell '{name}' left behind: " + "; ".join(left))
     return was_running
 
 

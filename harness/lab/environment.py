@@ -33,6 +33,7 @@ REQUIREMENTS = (
     "wsgi-intercept",
 )
 READY_MARKER = "lab-environment-ready"
+LIBVIRT_BINDING = "libvirt-python"  # pinned in constraints.txt
 
 Progress = Callable[[str], None]
 
@@ -96,6 +97,22 @@ def ensure(venv: Path | None = None, progress: Progress = lambda _: None) -> Pat
     _fix_paths(venv, partial)
     progress("lab environment ready")
     return python_of(venv)
+
+
+def ensure_libvirt_binding(python: Path, progress: Progress = lambda _: None) -> None:
+    """libvirt-python in the lab's virtualenv, for cells on the real libvirt driver. It is
+    built from source against the machine's libvirt (libvirt-dev, pkg-config, a compiler),
+    so it is installed only when such a cell is wanted."""
+    probe = subprocess.run([str(python), "-c", "import libvirt"], capture_output=True)
+    if probe.returncode == 0:
+        return
+    progress("building libvirt-python in the lab environment (once)")
+    _run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+         "-c", str(CONSTRAINTS), LIBVIRT_BINDING],
+        "build libvirt-python (needs libvirt-dev, pkg-config and gcc: "
+        "scripts/system-packages.sh)",
+    )  # fmt: skip
 
 
 def _fix_paths(venv: Path, built_at: Path) -> None:

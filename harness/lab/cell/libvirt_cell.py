@@ -8,7 +8,10 @@ Runs inside the lab virtualenv (with libvirt-python), imported by server.py when
      "image": {"id": "<uuid>", "name": "...", "path": "<qcow2>", "disk_format": "qcow2",
                "properties": {...}},
      "images_dir": "<where image bytes are kept>",
-     "bridge": "<lab bridge the guests' taps join>" | null}
+     "bridge": "<lab bridge the guests' taps join>" | null,
+     "taps_file": "<where the names of the taps Nova made are noted>",
+     "volumes_dir": "<sparse files behind the volumes>",
+     "loops_file": "<where the loop devices made for them are noted>"}
 
 What the functional fixtures do that a real driver cannot live with, and what is done here
 instead (each measured: see shared/reference/libvirt-lab.md):
@@ -22,6 +25,9 @@ instead (each measured: see shared/reference/libvirt-lab.md):
 - The Neutron fixture binds ports as `ovs`; Nova 34 refuses Linux bridge VIFs, so ports are
   bound as `tap`: Nova creates the tap itself, and a hook enslaves it to the lab bridge that
   dnsmasq serves, so the guest gets a DHCP lease.
+- The Cinder fixture hands out connection info no driver can attach: each volume is backed by
+  a sparse file on a loop device instead, attached as a `local` volume (a volume made from an
+  image gets the image's bytes), so guests see a real disk appear and go.
 - Nova waits for network-vif-plugged events that no Neutron sends here: not waited for.
 - One oslo.config state per process: `connection_uri` is read when a compute's driver is
   made, so it is set before each compute starts, and the node uuid is reset for each.
@@ -32,6 +38,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 
 LOG = logging.getLogger("cell.libvirt")
 
@@ -71,18 +78,22 @@ def configure(cell, config):
         vif_plugging_is_fatal=False,
         use_cow_images=True,
         force_raw_images=False,
+        allow_resize_to_same_host=True,  # as devstack sets it: a one-host cell can resize
     )
     _privsep_in_process()
 
 
 def _privsep_in_process():
-    """Run privsep entrypoints in this (root) process instead of a rootwrap'd daemon."""
+    """Run privsep entrypoints (Nova's and os-brick's, which attaches volumes) in this (root)
+    process instead of a daemon started through sudo and rootwrap."""
     import nova.privsep
+    import os_brick.privileged
 
-    for name in dir(nova.privsep):
-        context = getattr(nova.privsep, name)
-        if hasattr(context, "set_client_mode"):
-            context.set_client_mode(False)
+    for module in (nova.privsep, os_brick.privileged):
+        for name in dir(module):
+            context = getattr(module, name)
+            if hasattr(context, "set_client_mode"):
+                context.set_client_mode(False)
 
 
 def before_compute(cell, host, config):
@@ -203,8 +214,9 @@ def bind_ports_as_tap(neutron):
     neutron.create_port = create_port
 
 
-def enslave_taps_to(bridge):
-    """After Nova plugs a tap, put it on the lab bridge (what a Neutron agent would do)."""
+def enslave_taps_to(bridge, taps_file):
+    """After Nova plugs a tap, put it on the lab bridge (what a Neutron agent would do), and
+    note its name so that `lab down` removes it even if the cell dies before Nova does."""
     from nova.virt.libvirt import vif
 
     original = vif.LibvirtGenericVIFDriver.plug_tap
@@ -212,7 +224,76 @@ def enslave_taps_to(bridge):
     def plug_tap(self, instance, vif_model):
         original(self, instance, vif_model)
         device = self.get_vif_devname(vif_model)
+        with open(taps_file, "a", encoding="utf-8") as noted:
+            noted.write(device + "\n")
         subprocess.run(["ip", "link", "set", device, "master", bridge, "up"], check=True)
         LOG.info("tap %s of %s joined bridge %s", device, instance.uuid, bridge)
 
     vif.LibvirtGenericVIFDriver.plug_tap = plug_tap
+
+
+# --- volumes --------------------------------------------------------------------------------
+
+
+GIB = 1 << 30
+
+
+def loop_backed_volumes(cinder, glance, config):
+    """Attach every volume as a `local` block device: a sparse file on a loop device, made the
+    first time Nova connects the volume and noted so that `lab down` can remove it."""
+    volumes_dir, loops_file = config["volumes_dir"], config["loops_file"]
+    os.makedirs(volumes_dir, exist_ok=True)
+    images_dir = config["images_dir"]
+    loops = {}
+    lock = threading.Lock()
+
+    def device_for(volume_id):
+        with lock:
+            if volume_id in loops:
+                return loops[volume_id]
+            volume = cinder.volumes[volume_id]
+            path = os.path.join(volumes_dir, volume_id)
+            if not os.path.exists(path):
+                image_id = (volume.get("volume_image_metadata") or {}).get("image_id")
+                source = os.path.join(images_dir, image_id) if image_id else None
+                if source and os.path.exists(source):  # a volume made from an image
+                    subprocess.run(
+                        ["qemu-img", "convert", "-O", "raw", source, path],
+                        check=True, capture_output=True,
+                    )  # fmt: skip
+                with open(path, "ab") as backing:
+                    backing.truncate(max(int(volume["size"]) * GIB, os.path.getsize(path)))
+            device = subprocess.run(
+                ["losetup", "--find", "--show", path], check=True, capture_output=True, text=True
+            ).stdout.strip()
+            with open(loops_file, "a", encoding="utf-8") as noted:
+                noted.write(f"{device} {path}\n")
+            loops[volume_id] = device
+            LOG.info("volume %s is %s (%s)", volume_id, device, path)
+            return device
+
+    def find_connection_info(volume_id, attachment_id):
+        return {
+            "driver_volume_type": "local",
+            "data": {
+                "device_path": device_for(volume_id),
+                "volume_id": volume_id,
+                "attachment_id": attachment_id,
+            },
+        }
+
+    cinder._find_connection_info = find_connection_info
+    return device_for
+
+
+def expose_compute_log(state_dir, hosts):
+    """Each host's nova-compute log where devstack-like hosts keep it, so that scenarios that
+    read compute logs (live snapshot's live-path check) read this cell's: one process serves
+    every service of the cell, so its log is cell.log, and each host's path links to it."""
+    for host in hosts:
+        logs = os.path.join(state_dir, "hosts", host, "var", "log", "nova")
+        os.makedirs(logs, exist_ok=True)
+        link = os.path.join(logs, "nova-compute.log")
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.join(state_dir, "cell.log"), link)

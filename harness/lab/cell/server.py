@@ -1,12 +1,13 @@
-"""Embedded-lab cell server: real Nova with fake virt drivers, served over HTTP on 127.0.0.1.
+"""Embedded-lab cell server: real Nova on fake virt drivers (or, with --libvirt, on the real
+libvirt driver: libvirt_cell.py), served over HTTP on 127.0.0.1.
 
-Started by the harness as ``<labvenv>/bin/python server.py --name N --state-dir DIR
---token-file F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no``
-(spec/CELL_CONTRACT.md). One process = one cell: API, conductor, scheduler, placement and one
-compute per host, all from Nova's functional-test fixtures (they ship in the nova wheel),
-plus thin Cinder/Glance/Neutron fronts (the fronts/ package) on the same port.
+Started by harness/lab/control.py as ``<labvenv>/bin/python server.py --name N --state-dir DIR
+--token-file F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no [--libvirt F]``.
+One process = one cell: API, conductor, scheduler, placement and one compute per host, all
+from Nova's functional-test fixtures (they ship in the nova wheel), plus thin
+Cinder/Glance/Neutron fronts (the fronts/ package) on the same port.
 
-Traps handled here, each verified in the spike (spike-lab/FINDINGS.md):
+Traps handled here, each verified by hand when the lab was built:
 
 - OS_NOVA_DISABLE_EVENTLET_PATCHING=true must be set before nova.tests is imported
   (nova/tests/__init__.py monkey-patches otherwise); TMPDIR / tempfile.tempdir must point at a
@@ -187,8 +188,13 @@ def _on_signal(signum, frame):
 def install_signal_handlers():
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    # The cell leads its own session, so the first tty it opens becomes its controlling
+    # terminal: Nova's console read opens a guest's pty, and when that guest is destroyed the
+    # hang-up would kill the whole cell with SIGHUP. A daemon has no terminal to hang up.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # debug aid: kill -USR1 <pid> dumps every thread's stack into cell.log
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+    faulthandler.enable(file=sys.__stderr__, all_threads=True)  # a crash in C says where
 
 
 def _startup_timeout():
@@ -251,15 +257,38 @@ def make_cell_class(skipped_fixtures=frozenset()):
     return Cell
 
 
+class InstanceFormatter(logging.Formatter):
+    """Nova's own log format names the instance a line is about (`[instance: <uuid>]`, from
+    the `instance=` every compute log call passes); the fixture's format drops it, and
+    whoever reads a compute log (the live-snapshot scenario) finds lines by server id."""
+
+    def format(self, record):
+        text = super().format(record)
+        uuid = getattr(record, "instance_uuid", None)
+        instance = getattr(record, "instance", None)
+        if not uuid and instance is not None:
+            uuid = (
+                instance.get("uuid")
+                if isinstance(instance, dict)
+                else getattr(instance, "uuid", None)
+            )
+        if not uuid or f"[instance: {uuid}]" in text:
+            return text
+        prefix, sep, message = text.partition("] ")
+        return f"{prefix}{sep}[instance: {uuid}] {message}" if sep else f"[instance: {uuid}] {text}"
+
+
 def redirect_nova_logging():
     """Send StandardLogging's in-memory stream to stderr (DIR/cell.log), after flushing
-    what it captured so far."""
+    what it captured so far, in a format that names each line's instance."""
     _dump_nova_log()
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and not isinstance(
             handler, logging.FileHandler
         ):
             handler.setStream(sys.__stderr__)
+            if handler.formatter is not None:
+                handler.setFormatter(InstanceFormatter(handler.formatter._fmt))
 
 
 def production_warnings():
@@ -312,8 +341,9 @@ def start_libvirt_cell(args):
     libvirt_cell.keep_image_bytes(fixtures["GlanceFixture"], config["images_dir"])
     libvirt_cell.register_guest_image(fixtures["GlanceFixture"], config["image"])
     libvirt_cell.bind_ports_as_tap(fixtures["NeutronFixture"])
+    libvirt_cell.loop_backed_volumes(fixtures["CinderFixture"], fixtures["GlanceFixture"], config)
     if config.get("bridge"):
-        libvirt_cell.enslave_taps_to(config["bridge"])
+        libvirt_cell.enslave_taps_to(config["bridge"], config["taps_file"])
     for host in args.hosts:
         libvirt_cell.before_compute(cell, host, config)
         cell._start_compute(host)
@@ -504,6 +534,7 @@ def main(argv=None):
         import libvirt_cell
 
         overrides = libvirt_cell.host_overrides(cell.libvirt_config)
+        libvirt_cell.expose_compute_log(State.state_dir, args.hosts)
     nova_conf.write_host_configs(
         nova_conf_module.CONF, State.state_dir, host_drivers, args.name, overrides
     )

@@ -1,0 +1,235 @@
+"""Cells on Nova's real libvirt driver: what `lab up` prepares before such a cell's process
+starts, and what `lab down` takes away after it stops.
+
+Per cell, under its directory: one private libvirtd (with its virtlogd) per compute host
+(`hypervisor`), a bridge with dnsmasq that the guests' taps join (`bridge`), the guest image
+(`image`, built once per machine and cached), and `libvirt.json`, which tells the cell
+server (cell/libvirt_cell.py) how to reach all of it. Everything started is recorded there,
+so a `lab down` in another process stops exactly it and then checks that nothing is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import Failure
+from harness.lab import bridge, hypervisor, image
+from harness.lab.cells import CellSpec
+
+CONFIG_FILE = "libvirt.json"
+TAPS_FILE = "taps"  # one name per line, noted by the cell as Nova plugs each tap
+LOOPS_FILE = "loops"  # "<device> <backing file>" per line, noted as each volume is attached
+GUEST_IMAGE_NAME = "matrix-guest"
+TOOLS = {
+    "libvirtd": "libvirt-daemon-system",
+    "virtlogd": "libvirt-daemon-system",
+    "virsh": "libvirt-clients",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "qemu-img": "qemu-utils",
+    "dnsmasq": "dnsmasq-base",
+    "ip": "iproute2",
+    "unshare": "util-linux",
+}
+"""What a libvirt cell runs, and the Debian package that has it."""
+TAP_NAME = re.compile(r"tap[0-9a-f-]{1,11}")  # Nova's name: "tap" and the port id's start
+LOOP_NAME = re.compile(r"/dev/loop[0-9]+")
+IMAGE_NAMESPACE = uuid.UUID("5c3e8a44-1f0b-4c43-9d55-4b8e3b7a2f10")
+
+Progress = Callable[[str], None]
+
+
+class LibvirtCellError(Failure):
+    """A libvirt cell cannot be prepared here; the message says what to install or do."""
+
+
+def missing_requirements() -> list[str]:
+    """What this machine lacks for a libvirt cell, each with how to get it ([] when ready)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (libvirtd, taps and bridges need it)")
+    packages = sorted({pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None})
+    if packages:
+        missing.append(
+            f"the Debian packages {' '.join(packages)} (scripts/system-packages.sh installs them)"
+        )
+    return missing
+
+
+def _digest(cell_dir: Path) -> str:
+    """Names of what a cell makes outside its directory come from the directory, so two labs
+    (two checkouts, or a test's lab beside yours) never share a bridge or a subnet."""
+    return hashlib.sha256(str(cell_dir.resolve()).encode()).hexdigest()
+
+
+def subnet_of(cell_dir: Path) -> str:
+    """A private /24 per cell directory (10.213.<n>.0/24)."""
+    return f"10.213.{int(_digest(cell_dir), 16) % 200 + 20}.0/24"
+
+
+def bridge_name_of(cell_dir: Path) -> str:
+    return "mlab-" + _digest(cell_dir)[:8]  # interface names are at most 15 characters
+
+
+def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
+    """Start the cell's hypervisors and bridge and write libvirt.json; returns its path.
+    On failure everything started here is stopped again."""
+    cell_dir = cell_dir.resolve()
+    teardown(cell_dir)  # whatever a killed earlier run left
+    guest = image.build(progress=progress)
+    started: dict[str, hypervisor.LibvirtHost] = {}
+    lab_bridge = None
+    try:
+        for host in cell.hosts:
+            progress(f"{cell.name}: starting libvirtd for {host}")
+            root = host_root(cell_dir, host)
+            started[host] = hypervisor.start(root, f"{cell.name}-{host}")
+        first = next(iter(started.values()))
+        virt_type = hypervisor.detect_virt_type(first, kernel=guest.kernel_path)
+        progress(f"{cell.name}: guests run with virt_type={virt_type}")
+        lab_bridge = bridge.LabBridge.create(
+            bridge_name_of(cell_dir), subnet_of(cell_dir), cell_dir / "bridge"
+        )
+        config = {
+            "virt_type": virt_type,
+            "hosts": {
+                name: {"uri": host.uri, "instances_path": str(host.instances_path)}
+                for name, host in started.items()
+            },
+            "image": {
+                "id": str(uuid.uuid5(IMAGE_NAMESPACE, guest.key)),
+                "name": GUEST_IMAGE_NAME,
+                "path": str(guest.path),
+                "disk_format": guest.disk_format,
+                "properties": dict(guest.properties),
+            },
+            "images_dir": str(cell_dir / "images"),
+            "bridge": lab_bridge.name,
+            "subnet": str(lab_bridge.subnet),
+            "taps_file": str(cell_dir / TAPS_FILE),
+            "volumes_dir": str(cell_dir / "volumes"),
+            "loops_file": str(cell_dir / LOOPS_FILE),
+        }
+        path = cell_dir / CONFIG_FILE
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        return path
+    except BaseException:
+        teardown(cell_dir)
+        raise
+
+
+def host_root(cell_dir: Path, host: str) -> Path:
+    """Where a host's libvirtd keeps its state. Unix sockets take at most 107 bytes of path,
+    which a checkout's .lab/cells/<cell>/... can exceed, so the state lives in a short
+    directory of the temp dir, named after the cell directory, and the cell directory links
+    to it (libvirt/<host>), which is also how `teardown` finds it again."""
+    short = Path(tempfile.gettempdir()) / f"matrix-lab-{_digest(cell_dir)[:12]}" / host
+    short.mkdir(parents=True, exist_ok=True)
+    short.parent.chmod(0o700)
+    link = cell_dir / "libvirt" / host
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        if link.resolve() != short.resolve():
+            raise LibvirtCellError(f"{link} exists and is not the link to {short}")
+    else:
+        link.symlink_to(short, target_is_directory=True)
+    return short
+
+
+def teardown(cell_dir: Path) -> list[str]:
+    """Stop what `prepare` started under `cell_dir` (domains, daemons, bridge, dnsmasq) and
+    return what is still left (nothing, unless something refused to stop)."""
+    left = _remove_taps(cell_dir / TAPS_FILE) + _remove_loops(cell_dir / LOOPS_FILE)
+    libvirt_dir = cell_dir / "libvirt"
+    for link in sorted(libvirt_dir.iterdir()) if libvirt_dir.is_dir() else []:
+        root = link.resolve()
+        try:
+            host = hypervisor.LibvirtHost.load(root)
+        except hypervisor.HypervisorError:
+            host = None  # nothing was started there
+        try:
+            if host is not None:
+                hypervisor.stop(host)
+        except hypervisor.HypervisorError as error:
+            left.append(str(error))
+            continue
+        if link.is_symlink():  # the short directory goes with the host it held
+            shutil.rmtree(root, ignore_errors=True)
+            link.unlink()
+            with contextlib.suppress(OSError):
+                root.parent.rmdir()  # once its last host is gone
+    bridge_dir = cell_dir / "bridge"
+    if bridge_dir.is_dir():
+        try:
+            bridge.LabBridge.load(bridge_dir).destroy()
+        except bridge.BridgeError as error:
+            left.append(str(error))
+    if not left:  # the data behind volumes and images goes with the loop devices
+        for data in ("volumes", "images"):
+            shutil.rmtree(cell_dir / data, ignore_errors=True)
+    (cell_dir / CONFIG_FILE).unlink(missing_ok=True)
+    return left
+
+
+def _remove_taps(noted: Path) -> list[str]:
+    """Delete the taps the cell noted that still exist (Nova removes them when it deletes a
+    server; a cell that died first leaves them). Only names the cell wrote are touched."""
+    try:
+        names = sorted(set(noted.read_text().split()))
+    except FileNotFoundError:
+        return []
+    left = []
+    for name in names:
+        if not TAP_NAME.fullmatch(name) or not Path("/sys/class/net", name).exists():
+            continue
+        done = subprocess.run(["ip", "link", "delete", name], capture_output=True, text=True)
+        if done.returncode != 0 and Path("/sys/class/net", name).exists():
+            left.append(f"tap {name}: {done.stderr.strip()}")
+    noted.unlink()
+    return left
+
+
+def _remove_loops(noted: Path) -> list[str]:
+    """Detach the loop devices the cell noted, only while each still backs the file the cell
+    gave it (a loop device number is reused once it is free)."""
+    try:
+        lines = noted.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    left = []
+    for line in lines:
+        device, _, backing = line.partition(" ")
+        if not LOOP_NAME.fullmatch(device) or not backing:
+            continue
+        if _loop_backing(device) != backing:
+            continue  # already detached (Nova or a reboot), maybe reused by someone else
+        done = subprocess.run(["losetup", "--detach", device], capture_output=True, text=True)
+        if done.returncode != 0:
+            left.append(f"loop device {device} ({backing}): {done.stderr.strip()}")
+    noted.unlink()
+    return left
+
+
+def _loop_backing(device: str) -> str | None:
+    try:
+        return Path(f"/sys/block/{Path(device).name}/loop/backing_file").read_text().strip()
+    except OSError:
+        return None
+
+
+def config_of(cell_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((cell_dir / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
