@@ -13,7 +13,7 @@ import yaml
 
 from harness.declarations.loading import load_matrix
 from harness.declarations.model import Provenance, Target
-from harness.lab import control
+from harness.lab import control, libvirt_cells
 from harness.lab.cells import CellSpec, LabConfigError, cells_from, select
 from harness.lab.state import LabState
 from tests.conftest import SHIPPED
@@ -131,13 +131,16 @@ def test_a_killed_cell_shows_as_dead(state: LabState, stub_python: Path) -> None
 def test_cells_follow_the_attributes_of_the_embedded_combinations() -> None:
     matrix = load_matrix(SHIPPED)
     found = {
-        c.name: (c.live_migration, c.shared_storage, c.hosts)
+        c.name: (c.driver, c.live_migration, c.shared_storage, c.hosts)
         for c in cells_from(matrix, matrix.labs["embedded"])
     }
     assert found == {
-        "live-local": (True, False, ("host1", "host2")),
-        "live-shared": (True, True, ("host1", "host2")),
-        "nolive-local": (False, False, ("host1", "host2")),
+        "live-local": ("fake", True, False, ("host1", "host2")),
+        "live-shared": ("fake", True, True, ("host1", "host2")),
+        "nolive-local": ("fake", False, False, ("host1", "host2")),
+        # the real libvirt driver: one compute until a cell runs computes in processes of
+        # their own (two in one process would share one instances_path)
+        "libvirt-local": ("libvirt", True, False, ("host1",)),
     }
     with pytest.raises(LabConfigError, match="unknown cell 'live-locl'; did you mean 'live-local'"):
         select(cells_from(matrix, matrix.labs["embedded"]), ("live-locl",))
@@ -162,3 +165,20 @@ def test_interrupting_up_stops_the_cells_it_started(
         control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
     assert [s.health for s in control.statuses(state)] == ["stopped", "stopped"]
     assert not live_processes_mentioning(str(state.root.resolve()))
+
+
+def test_a_libvirt_cell_this_machine_cannot_run_is_skipped_saying_what_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without root or the packages, `lab up` says what is missing and does not fail (the
+    machine's lack is stood in for here: the tests themselves run as root with libvirt)."""
+    matrix = load_matrix(SHIPPED)
+    [cell] = select(cells_from(matrix, matrix.labs["embedded"]), ("libvirt-local",))
+    need = "root (libvirtd, taps and bridges need it)"
+    monkeypatch.setattr(libvirt_cells, "missing_requirements", lambda: [need])
+    said: list[str] = []
+    state = LabState(tmp_path)
+    [status] = control.up(state, [cell], Path(sys.executable), progress=said.append)
+    assert said == [f"libvirt-local: not started, it needs {need}"]
+    assert status.health == "stopped"
+    assert not (state.cell_dir("libvirt-local") / libvirt_cells.CONFIG_FILE).exists()
