@@ -353,6 +353,23 @@ class Timeouts(Strict):
     volume: PositiveSeconds | None = None
 
 
+class GuestConsole(Strict):
+    """What the target's image prints on its serial console, so scenarios can see at the
+    guest what the API only claims (none of it is known for an arbitrary image)."""
+
+    booted: Text | None = Field(
+        None, description="A text the guest prints once booted (cirros: 'login:')."
+    )
+    config_drive: Text | None = Field(
+        None,
+        description="A text the guest prints once it has read its config drive; '{id}' "
+        "stands for the server id the drive's meta_data.json holds.",
+    )
+    nmi: Text = Field(
+        "NMI received", description="What the guest's kernel prints on an NMI (Linux's)."
+    )
+
+
 ProvenanceKind = Literal["gate", "periodic", "third-party", "manual", "embedded"]
 PROVENANCE_KINDS: tuple[str, ...] = get_args(ProvenanceKind)
 CI_KINDS: frozenset[str] = frozenset({"gate", "periodic", "third-party"})
@@ -377,6 +394,10 @@ class Target(Strict):
     timeouts: Timeouts = Timeouts()
     destructive: bool = Field(False, description="Allow destructive scenarios (evacuate)")
     provenance: Provenance = Provenance()
+    guest: GuestConsole = Field(
+        GuestConsole(),
+        description="What the image prints on its console; scenarios check what is given",
+    )
 
     @property
     def target_name(self) -> str:

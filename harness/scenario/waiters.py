@@ -132,6 +132,22 @@ class Waiter:
 
         return self.poll.until(probe, self.timeout(kind), describe)
 
+    def console(self, server_id: str, text: str, *, kind: TimeoutKind = "boot") -> str:
+        """The server's console output once it holds `text` (something the guest prints):
+        what proves at the guest that it booted, read its config drive or took an NMI."""
+        seen = [""]
+
+        def probe() -> str | None:
+            output = self.conn.compute.get_server_console_output(server_id)["output"] or ""
+            seen[0] = output
+            return output if text in output else None
+
+        def describe() -> str:
+            tail = " | ".join(seen[0].strip().splitlines()[-3:])
+            return f"{text!r} on the console of server {server_id}; it ends: {tail!r}"
+
+        return self.poll.until(probe, self.timeout(kind), lambda: describe() + self._context())
+
     def gone(self, server_id: str) -> None:
         def probe() -> bool | None:
             return (

@@ -7,6 +7,9 @@ Proves trigger-crash-dump because Nova must accept the request (202) and the new
 action must be `trigger_crash_dump` with every event finished as a Success and no error message;
 the API only casts to the compute, so a driver's refusal shows in the events: one ending in
 TriggerCrashDumpNotSupported or NotImplementedError skips as not applicable, any other fails.
+Where the lab file says what the image prints once booted (`guest.booted`), the NMI is injected
+into a booted guest and its kernel's answer (`guest.nmi`, Linux's "NMI received") must reach the
+console: the guest itself took the NMI.
 """
 
 import pytest
@@ -17,7 +20,7 @@ REFUSALS = ("TriggerCrashDumpNotSupported", "NotImplementedError")  # the driver
 
 
 @pytest.mark.feature("trigger-crash-dump")
-def test_trigger_crash_dump(cloud, make, wait):
+def test_trigger_crash_dump(cloud, make, wait, target, record_property):
     """Outline:
     1. boot a server and wait until ACTIVE
     2. post trigger_crash_dump at microversion 2.17 and check Nova answers 202
@@ -26,8 +29,14 @@ def test_trigger_crash_dump(cloud, make, wait):
     4. for each event: a failure whose traceback ends in TriggerCrashDumpNotSupported or
        NotImplementedError skips as not applicable; any other non-Success result fails
     5. check the action carries no error message
-    Passes only when Nova accepted the dump and no event of its action failed."""
+    6. where the guest's boot text is declared (and waited for before step 2), wait until the
+       console shows the guest's NMI text
+    Passes only when Nova accepted the dump and no event of its action failed (and, where the
+    guest is known, the guest's kernel reported the NMI)."""
     server = make.server()
+    booted = target.guest.booted
+    if booted:
+        wait.console(server.id, booted)  # a kernel still booting may not report an NMI
     response = cloud.compute.post(
         f"/servers/{server.id}/action", json={"trigger_crash_dump": None}, microversion="2.17"
     )
@@ -41,3 +50,8 @@ def test_trigger_crash_dump(cloud, make, wait):
             not_applicable(f"Nova's {event.event} event failed: {last_line[0]}")
         assert event.result == "Success", f"{event.event}: {event.result} {event.traceback}"
     assert not action.message, f"the action ended with {action.message!r}"
+    if booted:
+        wait.console(server.id, target.guest.nmi)
+        record_property("nmi_on_console", target.guest.nmi)
+    else:
+        record_property("nmi_on_console", "not checked: the target declares no guest.booted")

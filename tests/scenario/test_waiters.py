@@ -259,3 +259,36 @@ def test_action_waiter_fails_on_the_wrong_action_or_a_failed_event() -> None:
         action_conn([[event("Error")]]), Timeouts(), RequestLog(), Poll(sleep=lambda s: None)
     )
     assert lenient.action("s1", "reboot", require_success=False).events[0].result == "Error"
+
+
+class FakeConsole:
+    """Console output that grows by one scripted line per call, as a booting guest's does."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines, self.calls = lines, 0
+
+    def get_server_console_output(self, server_id: str) -> dict[str, str]:
+        self.calls += 1
+        return {"output": "\n".join(self.lines[: self.calls])}
+
+
+def console_waiter(lines: list[str]) -> tuple[Waiter, FakeConsole]:
+    clock, console = FakeClock(), FakeConsole(lines)
+    poll = Poll(sleep=clock.sleep, clock=clock.clock)
+    conn = SimpleNamespace(compute=console)
+    return Waiter(conn, Timeouts(default=30, boot=10), RequestLog(), poll), console
+
+
+def test_console_waits_until_the_guest_prints_the_text() -> None:
+    wait, console = console_waiter(["SeaBIOS", "Booting", "MATRIX-GUEST-BOOTED 6.1", "more"])
+    output = wait.console("s1", "MATRIX-GUEST-BOOTED")
+    assert output.endswith("MATRIX-GUEST-BOOTED 6.1") and console.calls == 3
+
+
+def test_console_that_never_shows_the_text_fails_with_its_last_lines() -> None:
+    wait, _ = console_waiter(["SeaBIOS", "Booting", "Kernel panic"])
+    with pytest.raises(WaitFailed) as failed:
+        wait.console("s1", "NMI received")
+    message = str(failed.value)
+    assert message.startswith("timed out after 10 s: 'NMI received' on the console of server s1")
+    assert "Booting | Kernel panic" in message  # the boot timeout, and what the guest said last
