@@ -83,9 +83,9 @@ def bridge_name_of(cell_dir: Path) -> str:
 
 def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
     """Start the cell's hypervisors and bridge and write libvirt.json; returns its path.
-    On failure everything started here is stopped again."""
+    On failure everything started here is stopped again. (What a killed earlier run left is
+    gone already: `control.up` stops a cell, which tears this down, before starting it.)"""
     cell_dir = cell_dir.resolve()
-    teardown(cell_dir)  # whatever a killed earlier run left
     guest = image.build(progress=progress)
     started: dict[str, hypervisor.LibvirtHost] = {}
     lab_bridge = None
