@@ -19,9 +19,10 @@ instead (each measured: see shared/reference/libvirt-lab.md):
 - The fixtures poison `import libvirt`, /sys reads, `os.uname`, the libvirt event thread
   (`Host._init_events`) and privsep's helper: those fixtures are not installed, and privsep
   runs its entrypoints in this process (the cell runs as root).
-- The Glance fixture keeps image bytes in memory and drops them on update (a snapshot's
-  upload): bytes are kept on disk instead, so Nova downloads the real guest image and a
-  snapshot can be booted or unshelved.
+- The Glance fixture keeps image bytes in memory, drops them on update (a snapshot's
+  upload) and calls an image active before it has any: bytes are kept on disk instead, and
+  an image is queued until its bytes are all stored, so Nova downloads the real guest image
+  and a snapshot is booted or unshelved only once it is whole.
 - The Neutron fixture binds ports as `ovs`; Nova 34 refuses Linux bridge VIFs, so ports are
   bound as `tap`: Nova creates the tap itself, and a hook enslaves it to the lab bridge that
   dnsmasq serves, so the guest gets a DHCP lease.
@@ -148,11 +149,21 @@ def keep_image_bytes(glance, images_dir):
 
     def create(context, metadata, data=None):
         image = original_create(context, metadata)  # no data: the fixture would read it all
-        return save(image["id"], data) if data is not None else image
+        if data is not None:
+            return save(image["id"], data)
+        if "status" not in metadata:  # the fixture says active; Glance says queued until
+            image["status"] = "queued"  # the bytes arrive (a snapshot's, in `update`)
+        return image
 
     def update(context, image_id, metadata, data=None, purge_props=False):
-        image = original_update(context, image_id, metadata, purge_props=purge_props)
-        return save(image_id, data) if data is not None else image
+        metadata = as_glance_v2_stores(metadata)
+        if data is None:
+            return original_update(context, image_id, metadata, purge_props=purge_props)
+        # Nova's snapshot upload says status active in the same call that carries the bytes:
+        # the image must not look active (and be booted from) before they are all stored.
+        saving = {**metadata, "status": "saving"}
+        original_update(context, image_id, saving, purge_props=purge_props)
+        return save(image_id, data)
 
     def download(context, image_id, data=None, dst_path=None, trusted_certs=None):
         glance.show(context, image_id)
@@ -172,6 +183,23 @@ def keep_image_bytes(glance, images_dir):
 
     glance.create, glance.update = create, update
     glance.download, glance.delete = download, delete
+
+
+def as_glance_v2_stores(metadata):
+    """Nova's Glance v2 client leaves out an empty kernel_id or ramdisk_id (nova/image/
+    glance.py, _convert_to_v2), which a snapshot's metadata always carries; the fixture,
+    called without that client, would keep them, and Nova would then look for an image ''
+    when a server boots from the snapshot."""
+    properties = {
+        name: value
+        for name, value in (metadata.get("properties") or {}).items()
+        if not (
+            name in ("kernel_id", "ramdisk_id")
+            and value is not None
+            and str(value).strip().lower() in ("", "none")
+        )
+    }
+    return {**metadata, "properties": properties} if "properties" in metadata else metadata
 
 
 def register_guest_image(glance, image):
