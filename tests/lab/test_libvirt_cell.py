@@ -103,7 +103,7 @@ def test_lab_down_leaves_nothing_of_a_libvirt_cell(tmp_path: Path) -> None:
     )
     conn.compute.wait_for_server(server, wait=180, interval=1)
     volume = conn.block_storage.create_volume(size=1, name="left-attached")
-    conn.compute.create_volume_attachment(server, volume_id=volume.id)
+    conn.compute.create_volume_attachment(server, volume)
     wait_for(
         lambda: conn.block_storage.get_volume(volume.id).status == "in-use",
         timeout=120,
