@@ -266,7 +266,7 @@ def enslave_taps_to(bridge, taps_file):
 GIB = 1 << 30
 
 
-def loop_backed_volumes(cinder, glance, config):
+def loop_backed_volumes(cinder, config):
     """Attach every volume as a `local` block device: a sparse file on a loop device, made the
     first time Nova connects the volume and noted so that `lab down` can remove it."""
     volumes_dir, loops_file = config["volumes_dir"], config["loops_file"]
@@ -311,7 +311,6 @@ def loop_backed_volumes(cinder, glance, config):
         }
 
     cinder._find_connection_info = find_connection_info
-    return device_for
 
 
 def expose_compute_log(state_dir, hosts):

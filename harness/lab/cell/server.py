@@ -341,7 +341,7 @@ def start_libvirt_cell(args):
     libvirt_cell.keep_image_bytes(fixtures["GlanceFixture"], config["images_dir"])
     libvirt_cell.register_guest_image(fixtures["GlanceFixture"], config["image"])
     libvirt_cell.bind_ports_as_tap(fixtures["NeutronFixture"])
-    libvirt_cell.loop_backed_volumes(fixtures["CinderFixture"], fixtures["GlanceFixture"], config)
+    libvirt_cell.loop_backed_volumes(fixtures["CinderFixture"], config)
     if config.get("bridge"):
         libvirt_cell.enslave_taps_to(config["bridge"], config["taps_file"])
     for host in args.hosts:
