@@ -29,6 +29,8 @@ instead (each measured: see shared/reference/libvirt-lab.md):
 - The Cinder fixture hands out connection info no driver can attach: each volume is backed by
   a sparse file on a loop device instead, attached as a `local` volume (a volume made from an
   image gets the image's bytes), so guests see a real disk appear and go.
+- Nova's pty console appends what it reads from the pty to the log virtlogd writes, which
+  splits lines: the serial console is TCP on loopback instead, read only from its log.
 - Nova waits for network-vif-plugged events that no Neutron sends here: not waited for.
 - One oslo.config state per process: `connection_uri` is read when a compute's driver is
   made, so it is set before each compute starts, and the node uuid is reset for each.
@@ -81,6 +83,11 @@ def configure(cell, config):
         force_raw_images=False,
         allow_resize_to_same_host=True,  # as devstack sets it: a one-host cell can resize
     )
+    # A TCP serial console (on loopback, never connected to) whose log virtlogd writes. With
+    # the default pty console, every get_console_output reads the pty and appends what it got
+    # to the log virtlogd is writing byte by byte, so lines interleave and a boot marker can
+    # be split in two (CI once missed MATRIX-GUEST-BOOTED for 180 s with four cells busy).
+    cell.flags(enabled=True, proxyclient_address="127.0.0.1", group="serial_console")
     _privsep_in_process()
 
 
