@@ -83,10 +83,8 @@ def configure(cell, config):
         force_raw_images=False,
         allow_resize_to_same_host=True,  # as devstack sets it: a one-host cell can resize
     )
-    # A TCP serial console (on loopback, never connected to) whose log virtlogd writes. With
-    # the default pty console, every get_console_output reads the pty and appends what it got
-    # to the log virtlogd is writing byte by byte, so lines interleave and a boot marker can
-    # be split in two (CI once missed MATRIX-GUEST-BOOTED for 180 s with four cells busy).
+    # TCP on loopback, never connected to, so Nova reads virtlogd's log alone (see the module
+    # docstring): with the pty, CI once missed MATRIX-GUEST-BOOTED for 180 s, four cells busy.
     cell.flags(enabled=True, proxyclient_address="127.0.0.1", group="serial_console")
     _privsep_in_process()
 
