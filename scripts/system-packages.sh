@@ -7,6 +7,8 @@
 #                               drives Debian's browser: no `playwright install`)
 #   libvirt, QEMU, dnsmasq      the lab's libvirt cells: a private libvirtd per compute host,
 #   iproute2                    real QEMU guests, a bridge with DHCP for their taps
+#   bindfs                      instance storage two lab hosts share (libvirt takes a FUSE
+#                               file system of subtype glusterfs for shared)
 #   libvirt-dev, pkg-config,    to build libvirt-python in the lab's virtualenv
 #   gcc
 #   busybox-static, qemu-ga,    the guest image (harness/lab/image.py); its kernel is fetched
@@ -27,6 +29,7 @@ checks=(
     "command -v qemu-img"                        qemu-utils
     "command -v dnsmasq"                         dnsmasq-base
     "command -v ip"                              iproute2
+    "command -v bindfs"                          bindfs
     "command -v pkg-config"                      pkg-config
     "pkg-config --exists libvirt"                libvirt-dev
     "command -v gcc"                             gcc

@@ -5,6 +5,11 @@ this bridge, and dnsmasq on the bridge gives the guest an address, as Neutron's 
 would. Everything stays on the bridge: dnsmasq answers DHCP only (no DNS, `--port=0`),
 offers no router or DNS server, and the subnet must be private and unused on this machine.
 
+A host with a network namespace of its own (a second compute, hypervisor.py) is reached by
+an uplink: a veth pair whose outer end is a port of this bridge and whose inner end is a port
+of a bridge inside the namespace (`INNER_BRIDGE`), which holds the host's address and which
+its guests' taps join. Both ends go when the namespace does; `destroy` checks they did.
+
 State lives in `state_dir` (bridge.json, dnsmasq's pid, lease and log files), so `matrix lab
 down` in another process can `LabBridge.load(state_dir).destroy()`. dnsmasq is signalled only
 while its /proc cmdline is the one recorded when it was started.
@@ -36,6 +41,9 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 IP = "ip"
 STATE_FILE = "bridge.json"
 LEASE_TIME = "1h"
+INNER_BRIDGE = "br-lab"  # inside a host's network namespace: its guests' taps join it
+INNER_UPLINK = "lab0"  # the namespace's end of the veth pair to the lab bridge
+NSENTER = "nsenter"
 _LINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")  # IFNAMSIZ is 16 with the NUL
 
 
@@ -59,8 +67,14 @@ def _link(name: str) -> dict[str, Any] | None:
     return links[0] if links else None
 
 
+def _kind(link: dict[str, Any] | None) -> str | None:
+    """'bridge', 'veth', ... of a link `_link` found (None: no such link, or a plain one)."""
+    kind = (link or {}).get("linkinfo", {}).get("info_kind")
+    return str(kind) if kind else None
+
+
 def _is_bridge(link: dict[str, Any] | None) -> bool:
-    return bool(link) and (link or {}).get("linkinfo", {}).get("info_kind") == "bridge"
+    return _kind(link) == "bridge"
 
 
 def _check_name(name: str, what: str) -> None:
@@ -90,6 +104,7 @@ class LabBridge:
     subnet: ipaddress.IPv4Network
     state_dir: Path
     dnsmasq: RecordedProcess | None = None
+    uplinks: tuple[str, ...] = ()  # outer ends of the veth pairs made by `reach_into`
 
     @property
     def address(self) -> ipaddress.IPv4Address:
@@ -114,6 +129,7 @@ class LabBridge:
             "subnet": str(self.subnet),
             "state_dir": str(self.state_dir),
             "dnsmasq": self.dnsmasq.to_json() if self.dnsmasq else None,
+            "uplinks": list(self.uplinks),
         }
 
     def _save(self) -> None:
@@ -132,6 +148,7 @@ class LabBridge:
                 subnet=ipaddress.IPv4Network(data["subnet"]),
                 state_dir=Path(data["state_dir"]),
                 dnsmasq=RecordedProcess.from_json(data["dnsmasq"]) if data["dnsmasq"] else None,
+                uplinks=tuple(str(name) for name in data.get("uplinks", ())),
             )
         except FileNotFoundError:
             raise BridgeError(f"no lab bridge was created in {state_dir} ({path})") from None
@@ -222,6 +239,35 @@ class LabBridge:
             time.sleep(0.05)
         raise BridgeError(f"dnsmasq on {self.name} wrote no pid file ({self.pid_file})")
 
+    def reach_into(self, namespace: str, uplink: str, address: ipaddress.IPv4Address) -> LabBridge:
+        """Join the network namespace at path `namespace` (/proc/<pid>/ns/net) to this bridge:
+        a veth pair `uplink` (outer, a port here) and INNER_UPLINK (inner, a port of
+        INNER_BRIDGE, which gets `address`). Returns the bridge with the uplink recorded."""
+        _check_name(uplink, "uplink")
+        if address not in self.subnet or address in (self.address, self.subnet.broadcast_address):
+            raise BridgeError(f"{address} is not a free host address of {self.subnet}")
+        if _link(uplink) is not None:
+            raise BridgeError(f"a link named {uplink} exists already (a lab not taken down?)")
+        pid = namespace.split("/")[2] if namespace.startswith("/proc/") else None
+        if pid is None or not pid.isdigit():
+            raise BridgeError(f"{namespace} is not a /proc/<pid>/ns/net path")
+        bridge = dataclasses.replace(self, uplinks=(*self.uplinks, uplink))
+        bridge._save()  # before creating it, so that `destroy` removes it even if this fails
+        _ip("link", "add", uplink, "type", "veth", "peer", "name", INNER_UPLINK, "netns", pid)
+        _ip("link", "set", "dev", uplink, "master", self.name, "up")
+        inside = [NSENTER, f"--net={namespace}", IP]
+        for args in (
+            ("link", "add", "name", INNER_BRIDGE, "type", "bridge", "stp_state", "0",
+             "forward_delay", "0"),
+            ("link", "set", "dev", INNER_UPLINK, "master", INNER_BRIDGE, "up"),
+            ("addr", "add", f"{address}/{self.subnet.prefixlen}", "dev", INNER_BRIDGE),
+            ("link", "set", "dev", INNER_BRIDGE, "up"),
+        ):  # fmt: skip
+            done = subprocess.run([*inside, *args], capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise BridgeError(f"in {namespace}: ip {' '.join(args)}: {done.stderr.strip()}")
+        return bridge
+
     def enslave(self, tap: str) -> None:
         """Make `tap` a port of this bridge and bring it up."""
         _check_name(tap, "tap")
@@ -251,6 +297,9 @@ class LabBridge:
         """Stop dnsmasq (only if it is still the recorded one), delete the bridge, verify."""
         if self.dnsmasq is not None:
             terminate(self.dnsmasq)
+        for uplink in self.uplinks:  # normally gone with its namespace already
+            if _kind(_link(uplink)) == "veth":
+                _ip("link", "del", "dev", uplink, check=False)
         link = _link(self.name)
         if _is_bridge(link):
             _ip("link", "del", "dev", self.name, check=False)
@@ -268,6 +317,9 @@ class LabBridge:
         if link is not None:
             kind = "bridge" if _is_bridge(link) else "link (not a bridge: left alone)"
             found.append(f"{kind} {self.name} still exists")
+        for uplink in self.uplinks:
+            if _link(uplink) is not None:
+                found.append(f"uplink {uplink} of bridge {self.name} still exists")
         for pid, argv in live_processes():
             if Path(argv[0]).name == "dnsmasq" and mentions(argv, self.state_dir):
                 found.append(f"dnsmasq (pid {pid}) still runs: {' '.join(argv)}")

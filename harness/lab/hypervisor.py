@@ -16,6 +16,10 @@ mounted over the ones libvirt hard-codes, then virtlogd and libvirtd run as its 
     <root>/instances/ Nova's instances_path for this host (same path in and outside)
     <root>/host.json  what `start` recorded, so another process can `load` and `stop` it
 
+With `own_network`, the holder also owns a new network namespace (loopback only, until the
+lab bridge reaches into it, see bridge.py): a second host's guests then get taps of the same
+names as the first host's, which a live migration between them needs.
+
 Binding all of /run (not /run/libvirt) means nothing is ever created in the machine's own
 /run, which need not have a /run/libvirt to mount over. Mounts made outside after `start`
 do not propagate in (the namespace is private): mount shared storage before starting.
@@ -183,7 +187,8 @@ def mentions(argv: Sequence[str], path: Path) -> bool:
 # Mount namespaces identified by what is mounted in them
 
 
-def _unescape(field: str) -> str:
+def unescape_mount_field(field: str) -> str:
+    """/proc mount tables write space, tab, newline and backslash as octal escapes."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
@@ -197,7 +202,8 @@ def _mounts(pid: int | str = "self") -> list[tuple[str, str, str]]:
     for line in lines:
         fields = line.split(" ")
         if len(fields) >= 5:
-            mounts.append((fields[2], _unescape(fields[3]), _unescape(fields[4])))
+            fs_root, target = unescape_mount_field(fields[3]), unescape_mount_field(fields[4])
+            mounts.append((fields[2], fs_root, target))
     return mounts
 
 
@@ -231,6 +237,13 @@ class LibvirtHost:
     instances_path: Path
     processes: tuple[RecordedProcess, ...]
     ready_seconds: float = 0.0
+    own_network: bool = False
+
+    @property
+    def network_namespace(self) -> str | None:
+        """The path of the holder's network namespace (for `nsenter --net=`), if it has one."""
+        holder = self.process("holder")
+        return f"/proc/{holder.pid}/ns/net" if self.own_network and holder else None
 
     @property
     def uri(self) -> str:
@@ -272,6 +285,7 @@ class LibvirtHost:
             "instances_path": str(self.instances_path),
             "processes": [p.to_json() for p in self.processes],
             "ready_seconds": self.ready_seconds,
+            "own_network": self.own_network,
         }
 
     @classmethod
@@ -284,6 +298,7 @@ class LibvirtHost:
             instances_path=Path(data["instances_path"]),
             processes=tuple(RecordedProcess.from_json(p) for p in data["processes"]),
             ready_seconds=float(data.get("ready_seconds", 0.0)),
+            own_network=bool(data.get("own_network", False)),
         )
 
     @classmethod
@@ -346,11 +361,13 @@ def start(
     migration_host: str | None = None,
     migration_ports: tuple[int, int] | None = None,
     display_ports: tuple[int, int] | None = None,
+    own_network: bool = False,
 ) -> LibvirtHost:
     """Start a private libvirtd named `name` under `root`; returns once it answers virsh.
 
     `migration_host` (qemu.conf) is the address other hosts migrate to; the port ranges keep
-    two hosts' migration and VNC ports apart. On failure nothing is left running.
+    two hosts' migration and VNC ports apart; `own_network` gives the host a network namespace
+    of its own. On failure nothing is left running.
     """
     root = Path(root).resolve()
     _check_arguments(root, name)
@@ -360,7 +377,7 @@ def start(
         raise HypervisorError(f"host_uuid '{host_uuid}' is not a UUID") from None
     if (root / STATE_FILE).exists():
         stop(LibvirtHost.load(root))  # a stale or half-started earlier run under this root
-    _prepare(root, name, host_uuid, migration_host, migration_ports, display_ports)
+    _prepare(root, name, host_uuid, migration_host, migration_ports, display_ports, own_network)
 
     host = LibvirtHost(
         name=name,
@@ -369,6 +386,7 @@ def start(
         socket=root / "sock" / "libvirt-sock",
         instances_path=root / "instances",
         processes=(),
+        own_network=own_network,
     )
     t0 = time.monotonic()
     holder = _spawn_holder(host, timeout)
@@ -414,6 +432,7 @@ def _prepare(
     migration_host: str | None,
     migration_ports: tuple[int, int] | None,
     display_ports: tuple[int, int] | None,
+    own_network: bool,
 ) -> None:
     """The private directories, libvirt's configuration and the holder's instructions."""
     for entry in ("etc", "run/libvirt", "lib", "log", "cache", "sock", "instances"):
@@ -481,6 +500,7 @@ def _prepare(
 
     spec = {
         "hostname": name,
+        "loopback": own_network,  # a new network namespace has lo down: VNC and consoles need it
         "binds": [[str(root / entry), target] for entry, target in BIND_TARGETS.items()],
         "daemons": [
             {"argv": _daemon_argv(root, "virtlogd"), "ready": "/run/libvirt/virtlogd-sock"},
@@ -526,7 +546,8 @@ def _holder_argv(root: Path) -> list[str]:
 
 def _spawn_holder(host: LibvirtHost, timeout: float) -> RecordedProcess:
     argv = _holder_argv(host.root)
-    command = [UNSHARE, "--mount", "--uts", "--propagation", "private", "--", *argv]
+    namespaces = ["--mount", "--uts", *(["--net"] if host.own_network else [])]
+    command = [UNSHARE, *namespaces, "--propagation", "private", "--", *argv]
     env = _env() | {"MLAB_DAEMON_TIMEOUT": str(timeout)}
     with (host.root / "holder.log").open("ab") as log:
         process = subprocess.Popen(
@@ -904,6 +925,8 @@ def main():
             say(f"cannot bind {source} over {target}: {os.strerror(error)}")
             sys.exit(1)
     socket.sethostname(spec["hostname"])
+    if spec.get("loopback"):
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     started = []
     for daemon in spec["daemons"]:
         process = subprocess.Popen(daemon["argv"], stdin=subprocess.DEVNULL, cwd="/")
