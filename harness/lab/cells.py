@@ -79,8 +79,10 @@ def cells_from(matrix: Matrix, lab: Lab, computes: int = 2) -> list[CellSpec]:
                 "an embedded combination; the embedded lab can only emulate embedded ones"
             )
         driver = lab_driver(matrix, combination)
-        # one compute per libvirt cell for now: two in one process share one instances_path
-        hosts = 1 if driver == "libvirt" else computes
+        # The computes of a libvirt cell are in one process, so they share one instances_path
+        # (Nova reads it at any time): two on shared storage, one on local.
+        shared = attribute(matrix, combination, "shared")
+        hosts = 1 if driver == "libvirt" and not shared else computes
         cells.append(
             CellSpec(
                 name=target.target_name,
@@ -88,7 +90,7 @@ def cells_from(matrix: Matrix, lab: Lab, computes: int = 2) -> list[CellSpec]:
                 cloud=target.cloud,
                 hosts=tuple(f"host{i}" for i in range(1, hosts + 1)),
                 live_migration=attribute(matrix, combination, "live_migration"),
-                shared_storage=attribute(matrix, combination, "shared"),
+                shared_storage=shared,
                 target=target,
                 driver=driver,
             )

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import Failure
-from harness.lab import bridge, hypervisor, image
+from harness.lab import bridge, hypervisor, image, shared_storage
 from harness.lab.cells import CellSpec
 
 CONFIG_FILE = "libvirt.json"
@@ -40,6 +40,8 @@ TOOLS = {
     "dnsmasq": "dnsmasq-base",
     "ip": "iproute2",
     "unshare": "util-linux",
+    "nsenter": "util-linux",
+    "bindfs": "bindfs",
 }
 """What a libvirt cell runs, and the Debian package that has it."""
 TAP_NAME = re.compile(r"tap[0-9a-f-]{1,11}")  # Nova's name: "tap" and the port id's start
@@ -81,30 +83,66 @@ def bridge_name_of(cell_dir: Path) -> str:
     return "mlab-" + _digest(cell_dir)[:8]  # interface names are at most 15 characters
 
 
+MIGRATION_BANDWIDTH = 8  # MiB/s: a lab guest's ~40 MiB then take seconds to migrate, long
+# enough for abort and force-complete to meet a running migration (Nova's own default: no limit)
+MIGRATION_PORTS = 64  # per host, from 49152 (qemu.conf's default range starts there)
+
+
 def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
-    """Start the cell's hypervisors and bridge and write libvirt.json; returns its path.
-    On failure everything started here is stopped again. (What a killed earlier run left is
-    gone already: `control.up` stops a cell, which tears this down, before starting it.)"""
+    """Start the cell's bridge, shared storage and hypervisors, and write libvirt.json;
+    returns its path. On failure everything started here is stopped again. (What a killed
+    earlier run left is gone already: `control.up` stops a cell, which tears this down.)
+
+    The first host runs in the machine's network namespace and every other one in its own,
+    reached from the lab bridge by an uplink, so that a guest's tap can exist on two hosts
+    at once during a live migration. Hosts of a shared-storage cell share one instances_path.
+    """
     cell_dir = cell_dir.resolve()
     guest = image.build(progress=progress)
-    started: dict[str, hypervisor.LibvirtHost] = {}
-    lab_bridge = None
     try:
-        for host in cell.hosts:
-            progress(f"{cell.name}: starting libvirtd for {host}")
-            root = host_root(cell_dir, host)
-            started[host] = hypervisor.start(root, f"{cell.name}-{host}")
-        first = next(iter(started.values()))
-        virt_type = hypervisor.detect_virt_type(first, kernel=guest.kernel_path)
-        progress(f"{cell.name}: guests run with virt_type={virt_type}")
         lab_bridge = bridge.LabBridge.create(
             bridge_name_of(cell_dir), subnet_of(cell_dir), cell_dir / "bridge"
         )
+        shared = None
+        if cell.shared_storage:
+            progress(f"{cell.name}: mounting the hosts' shared instance storage")
+            shared = shared_storage.mount(shared_root(cell_dir))
+        hosts: dict[str, dict[str, Any]] = {}
+        first: hypervisor.LibvirtHost | None = None
+        for index, name in enumerate(cell.hosts):
+            progress(f"{cell.name}: starting libvirtd for {name}")
+            address = lab_bridge.address + index  # .1 (the bridge's own) for the first host
+            low = 49152 + MIGRATION_PORTS * index
+            host = hypervisor.start(
+                host_root(cell_dir, name),
+                f"{cell.name}-{name}",
+                migration_host=str(address),
+                migration_ports=(low, low + MIGRATION_PORTS - 1),
+                own_network=index > 0,
+            )
+            first = first or host
+            joins = lab_bridge.name
+            if host.network_namespace:
+                uplink = f"{lab_bridge.name[:12]}u{index}"
+                lab_bridge = lab_bridge.reach_into(host.network_namespace, uplink, address)
+                joins = bridge.INNER_BRIDGE
+            hosts[name] = {
+                "uri": host.uri,
+                "instances_path": str(shared.mountpoint if shared else host.instances_path),
+                "netns": host.network_namespace,
+                "bridge": joins,
+            }
+        assert first is not None, "a cell has at least one host"
+        virt_type = hypervisor.detect_virt_type(first, kernel=guest.kernel_path)
+        progress(f"{cell.name}: guests run with virt_type={virt_type}")
         config = {
             "virt_type": virt_type,
-            "hosts": {
-                name: {"uri": host.uri, "instances_path": str(host.instances_path)}
-                for name, host in started.items()
+            "hosts": hosts,
+            "migration": {
+                # Nova puts the destination's host name for %s: each host's libvirtd socket
+                "uri": "qemu+unix:///system?socket="
+                + str(host_root(cell_dir, cell.hosts[0]).parent / "%s" / "sock" / "libvirt-sock"),
+                "bandwidth": MIGRATION_BANDWIDTH,
             },
             "image": {
                 "id": str(uuid.uuid5(IMAGE_NAMESPACE, guest.key)),
@@ -128,14 +166,18 @@ def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
         raise
 
 
+def shared_root(cell_dir: Path) -> Path:
+    """Where a shared-storage cell keeps its hosts' one instances_path (beside their roots)."""
+    return _made(_short_dir(cell_dir)) / "shared"
+
+
 def host_root(cell_dir: Path, host: str) -> Path:
     """Where a host's libvirtd keeps its state. Unix sockets take at most 107 bytes of path,
     which a checkout's .lab/cells/<cell>/... can exceed, so the state lives in a short
     directory of the temp dir, named after the cell directory, and the cell directory links
     to it (libvirt/<host>), which is also how `teardown` finds it again."""
-    short = Path(tempfile.gettempdir()) / f"matrix-lab-{_digest(cell_dir)[:12]}" / host
-    short.mkdir(parents=True, exist_ok=True)
-    short.parent.chmod(0o700)
+    short = _made(_short_dir(cell_dir)) / host
+    short.mkdir(exist_ok=True)
     link = cell_dir / "libvirt" / host
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
@@ -144,6 +186,16 @@ def host_root(cell_dir: Path, host: str) -> Path:
     else:
         link.symlink_to(short, target_is_directory=True)
     return short
+
+
+def _short_dir(cell_dir: Path) -> Path:
+    return Path(tempfile.gettempdir()) / f"matrix-lab-{_digest(cell_dir)[:12]}"
+
+
+def _made(directory: Path) -> Path:
+    directory.mkdir(mode=0o700, exist_ok=True)
+    directory.chmod(0o700)  # the mode mkdir gives is masked, and the directory may be older
+    return directory
 
 
 def teardown(cell_dir: Path) -> list[str]:
@@ -166,8 +218,14 @@ def teardown(cell_dir: Path) -> list[str]:
         if link.is_symlink():  # the short directory goes with the host it held
             shutil.rmtree(root, ignore_errors=True)
             link.unlink()
-            with contextlib.suppress(OSError):
-                root.parent.rmdir()  # once its last host is gone
+    shared = _short_dir(cell_dir) / "shared"
+    if shared.is_dir():  # after the hosts: their QEMUs held files open on it
+        if still := shared_storage.unmount(shared):
+            left += still
+        else:
+            shutil.rmtree(shared, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        shared.parent.rmdir()  # once its hosts and shared storage are gone
     bridge_dir = cell_dir / "bridge"
     if bridge_dir.is_dir():
         try:

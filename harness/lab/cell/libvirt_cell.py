@@ -4,11 +4,14 @@ Runs inside the lab virtualenv (with libvirt-python), imported by server.py when
 `--libvirt CONFIG.json`, which the harness writes:
 
     {"virt_type": "qemu" | "kvm",
-     "hosts": {"<host>": {"uri": "qemu+unix:///system?socket=...", "instances_path": "..."}},
+     "hosts": {"<host>": {"uri": "qemu+unix:///system?socket=...", "instances_path": "...",
+                          "netns": "/proc/<pid>/ns/net" | null,  # the host's own, if any
+                          "bridge": "<the bridge its guests' taps join>"}},
+     "migration": {"uri": "<live_migration_uri, %s for the destination>", "bandwidth": MiB/s},
      "image": {"id": "<uuid>", "name": "...", "path": "<qcow2>", "disk_format": "qcow2",
                "properties": {...}},
      "images_dir": "<where image bytes are kept>",
-     "bridge": "<lab bridge the guests' taps join>" | null,
+     "bridge": "<the lab bridge dnsmasq serves>", "subnet": "<its subnet>",
      "taps_file": "<where the names of the taps Nova made are noted>",
      "volumes_dir": "<sparse files behind the volumes>",
      "loops_file": "<where the loop devices made for them are noted>"}
@@ -25,7 +28,9 @@ instead (each measured: see shared/reference/libvirt-lab.md):
   and a snapshot is booted or unshelved only once it is whole.
 - The Neutron fixture binds ports as `ovs`; Nova 34 refuses Linux bridge VIFs, so ports are
   bound as `tap`: Nova creates the tap itself, and a hook enslaves it to the lab bridge that
-  dnsmasq serves, so the guest gets a DHCP lease.
+  dnsmasq serves, so the guest gets a DHCP lease. A host with a network namespace of its own
+  (every host but the first) gets its taps made there, on the bridge the lab's uplink joins:
+  during a live migration the same tap exists on both hosts.
 - The Cinder fixture hands out connection info no driver can attach: each volume is backed by
   a sparse file on a loop device instead, attached as a `local` volume (a volume made from an
   image gets the image's bytes), so guests see a real disk appear and go.
@@ -33,7 +38,16 @@ instead (each measured: see shared/reference/libvirt-lab.md):
   splits lines: the serial console is TCP on loopback instead, read only from its log.
 - Nova waits for network-vif-plugged events that no Neutron sends here: not waited for.
 - One oslo.config state per process: `connection_uri` is read when a compute's driver is
-  made, so it is set before each compute starts, and the node uuid is reset for each.
+  made, so it is set before each compute starts, and the node uuid is reset for each;
+  `instances_path` is read at any time, so hosts of one cell share it (shared storage: the
+  lab mounts it as a file system libvirt counts as shared). `CONF.host` would be the last
+  started compute's everywhere (volume connectors naming the wrong host, a resize's cleanup
+  undefining the wrong domain, a detach skipped): within each call of a compute manager's or
+  driver's own methods, the modules that read it read that compute's host instead.
+- Evacuation assumes the source host is dead; here its libvirtd still runs the guest, so
+  before Nova evacuates a server the lab fences it on its source host (destroys and
+  undefines its domain, leaving its disks), as an operator must and as Nova's evacuate CI job
+  does by stopping the source's guests.
 """
 
 import json
@@ -86,6 +100,13 @@ def configure(cell, config):
     # TCP on loopback, never connected to, so Nova reads virtlogd's log alone (see the module
     # docstring): with the pty, CI once missed MATRIX-GUEST-BOOTED for 180 s, four cells busy.
     cell.flags(enabled=True, proxyclient_address="127.0.0.1", group="serial_console")
+    if len(config["hosts"]) > 1:
+        cell.flags(
+            live_migration_uri=config["migration"]["uri"],
+            live_migration_tunnelled=False,  # QEMU to QEMU, to the host's migration_host
+            live_migration_bandwidth=config["migration"]["bandwidth"],
+            group="libvirt",
+        )
     _privsep_in_process()
 
 
@@ -122,6 +143,60 @@ def host_overrides(config):
         }
         for host, spec in config["hosts"].items()
     }
+
+
+def each_compute_sees_its_own_host(config):
+    """Make `CONF.host` read, within a call of a compute manager's or libvirt driver's own
+    method (periodic tasks included), as that compute's host (see the module docstring)."""
+    import contextvars
+    import functools
+    import inspect
+
+    from nova.compute import manager
+    from nova.virt import block_device, imagecache
+    from nova.virt.libvirt import driver
+
+    host_of_uri = {spec["uri"]: host for host, spec in config["hosts"].items()}
+    current = contextvars.ContextVar("compute_host", default=None)
+
+    class PerComputeHost:
+        def __init__(self, conf):
+            self._conf = conf
+
+        def __getattr__(self, name):
+            if name == "host":
+                return current.get() or self._conf.host
+            return getattr(self._conf, name)
+
+    def as_its_host(method, host_of):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            token = current.set(host_of(self) or current.get())
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                current.reset(token)
+
+        return call
+
+    def driver_host(self):
+        return host_of_uri.get(getattr(getattr(self, "_host", None), "_uri", None))
+
+    def manager_host(self):
+        return getattr(self, "host", None)
+
+    for cls, host_of in (
+        (driver.LibvirtDriver, driver_host),
+        (manager.ComputeManager, manager_host),
+    ):
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("__"):
+                setattr(cls, name, as_its_host(member, host_of))
+    # periodic tasks are called through the functions the class recorded when it was made
+    periodic = manager.ComputeManager.run_periodic_tasks
+    manager.ComputeManager.run_periodic_tasks = as_its_host(periodic, manager_host)
+    for module in (driver, manager, block_device, imagecache):
+        module.CONF = PerComputeHost(module.CONF)
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -247,22 +322,85 @@ def bind_ports_as_tap(neutron):
     neutron.create_port = create_port
 
 
-def enslave_taps_to(bridge, taps_file):
-    """After Nova plugs a tap, put it on the lab bridge (what a Neutron agent would do), and
-    note its name so that `lab down` removes it even if the cell dies before Nova does."""
+def plug_taps_per_host(config):
+    """Make each tap where its host's QEMU opens it and put it on that host's bridge (what a
+    Neutron agent would do), noting its name so that `lab down` removes it even if the cell
+    dies before Nova does. A host in the machine's network namespace keeps Nova's own plug."""
     from nova.virt.libvirt import vif
 
-    original = vif.LibvirtGenericVIFDriver.plug_tap
+    by_uri = {spec["uri"]: spec for spec in config["hosts"].values()}
+    taps_file = config["taps_file"]
+    original_plug, original_unplug = (
+        vif.LibvirtGenericVIFDriver.plug_tap,
+        vif.LibvirtGenericVIFDriver.unplug_tap,
+    )
 
     def plug_tap(self, instance, vif_model):
-        original(self, instance, vif_model)
+        spec = by_uri[self.host._uri]
         device = self.get_vif_devname(vif_model)
         with open(taps_file, "a", encoding="utf-8") as noted:
             noted.write(device + "\n")
-        subprocess.run(["ip", "link", "set", device, "master", bridge, "up"], check=True)
-        LOG.info("tap %s of %s joined bridge %s", device, instance.uuid, bridge)
+        if spec["netns"] is None:
+            original_plug(self, instance, vif_model)
+            _ip(None, "link", "set", device, "master", spec["bridge"], "up")
+        else:
+            if not _ip(spec["netns"], "link", "show", device, check=False):
+                _ip(spec["netns"], "tuntap", "add", device, "mode", "tap")
+            _ip(spec["netns"], "link", "set", device, "master", spec["bridge"], "up")
+        LOG.info("tap %s of %s joined bridge %s on %s", device, instance.uuid,
+                 spec["bridge"], self.host._uri)  # fmt: skip
+
+    def unplug_tap(self, instance, vif_model):
+        spec = by_uri[self.host._uri]
+        if spec["netns"] is None:
+            return original_unplug(self, instance, vif_model)
+        device = self.get_vif_devname(vif_model)
+        if _ip(spec["netns"], "link", "show", device, check=False):
+            _ip(spec["netns"], "link", "delete", device, check=False)
 
     vif.LibvirtGenericVIFDriver.plug_tap = plug_tap
+    vif.LibvirtGenericVIFDriver.unplug_tap = unplug_tap
+
+
+def _ip(netns, *args, check=True):
+    """`ip ARGS` in the network namespace at path `netns` (None: this process's); True if it
+    succeeded."""
+    enter = ["nsenter", f"--net={netns}"] if netns else []
+    done = subprocess.run([*enter, "ip", *args], capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)} in {netns or 'the cell'}: {done.stderr.strip()}")
+    return done.returncode == 0
+
+
+# --- evacuation -----------------------------------------------------------------------------
+
+
+def fence_before_evacuate(config):
+    """Before Nova evacuates a server, destroy and undefine its domain on the source host,
+    which here is alive (see the module docstring); its disks stay for the rebuild."""
+    import libvirt
+    from nova.compute import api
+
+    uris = {host: spec["uri"] for host, spec in config["hosts"].items()}
+    original = api.API.evacuate
+
+    def evacuate(self, context, instance, *args, **kwargs):
+        uri = uris.get(instance.host)
+        if uri is not None:
+            connection = libvirt.open(uri)
+            try:
+                domain = connection.lookupByUUIDString(instance.uuid)
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+                LOG.info("fenced %s on %s before its evacuation", instance.uuid, instance.host)
+            except libvirt.libvirtError as error:
+                LOG.info("nothing to fence for %s on %s: %s", instance.uuid, instance.host, error)
+            finally:
+                connection.close()
+        return original(self, context, instance, *args, **kwargs)
+
+    api.API.evacuate = evacuate
 
 
 # --- volumes --------------------------------------------------------------------------------

@@ -337,13 +337,14 @@ def start_libvirt_cell(args):
     futurist._thread.ThreadWorker.MAX_IDLE_FOR = 1.0
     production_warnings()
     libvirt_cell.configure(cell, config)
+    libvirt_cell.each_compute_sees_its_own_host(config)
     fixtures = cell.recorded_fixtures
     libvirt_cell.keep_image_bytes(fixtures["GlanceFixture"], config["images_dir"])
     libvirt_cell.register_guest_image(fixtures["GlanceFixture"], config["image"])
     libvirt_cell.bind_ports_as_tap(fixtures["NeutronFixture"])
     libvirt_cell.loop_backed_volumes(fixtures["CinderFixture"], config)
-    if config.get("bridge"):
-        libvirt_cell.enslave_taps_to(config["bridge"], config["taps_file"])
+    libvirt_cell.plug_taps_per_host(config)
+    libvirt_cell.fence_before_evacuate(config)
     for host in args.hosts:
         libvirt_cell.before_compute(cell, host, config)
         cell._start_compute(host)
