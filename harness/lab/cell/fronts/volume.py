@@ -12,6 +12,9 @@ Traps:
   not create and calls fake_get only for its own volumes.
 - Real Cinder tells Nova about an in-use volume's new size with a 'volume-extended' external
   event; the front does the same through Nova's own API (notify callback from server.py).
+- CinderFixture allows a second connected attachment only for its one hard-coded multiattach
+  volume id; the front offers a `multiattach` volume type (extra spec multiattach='<is> True',
+  as Cinder marks one) and lets volumes of that type be connected to several servers.
 """
 
 from .wsgi import (
@@ -40,6 +43,11 @@ CINDER_MAX = (3, 71)
 CINDER_IGNORE = frozenset({"all_tenants", "all_projects", "offset", "with_count", "detail"})
 PROJ = r"(?:/[0-9a-f]{32})?"  # /v3/{project_id}/... and (3.67+) /v3/...
 UUID = r"[-0-9a-fA-F]{36}"
+MULTIATTACH_TYPE = {
+    "id": "8c3f4c1e-2b7d-4b6a-9a55-6d1f0e3a7c21",
+    "name": "multiattach",
+    "extra_specs": {"multiattach": "<is> True"},
+}
 
 
 def cinder_microversion(environ):
@@ -62,6 +70,7 @@ class CinderFront:
         self.cinder, self.glance = cinder, glance
         self.base, self.project_id, self.notify = base_url, project_id, notify
         self.extra = {}  # volume id -> fields the fixture does not keep
+        self._allow_multiattach()
         r = self.router = Router(self._error)
         v3 = r"/v3" + PROJ
         r.add("GET", r"", self.versions)
@@ -83,6 +92,27 @@ class CinderFront:
 
     def __call__(self, environ, start_response):
         return self.router(environ, start_response)
+
+    def _allow_multiattach(self):
+        """Nova's attachment_update, for volumes of MULTIATTACH_TYPE, without the fixture's
+        one-connected-attachment rule (which it lifts only for its hard-coded volume id)."""
+        from nova.volume import cinder as cinder_api
+
+        mocked = cinder_api.API.attachment_update  # the fixture's MockPatch
+        single = mocked.side_effect
+        fixture = self.cinder
+
+        def attachment_update(context, attachment_id, connector, mountpoint=None):
+            volume_id, attachment, _ = fixture._find_attachment(attachment_id)
+            if not fixture.volumes.get(volume_id, {}).get("multiattach"):
+                return single(context, attachment_id, connector, mountpoint)
+            if mountpoint:
+                connector["device"] = mountpoint
+            attachment["connector"] = connector
+            info = fixture._find_connection_info(volume_id, attachment_id)
+            return {"id": attachment_id, "connection_info": info}
+
+        mocked.side_effect = attachment_update
 
     @staticmethod
     def _error(status, message, kind):
@@ -227,6 +257,8 @@ class CinderFront:
                 "image_id": image["id"],
                 "image_name": image.get("name"),
             }
+        if vtype == MULTIATTACH_TYPE["name"]:
+            self.cinder.volumes[v["id"]]["multiattach"] = True
         self.extra[v["id"]] = {"created_at": now(), "metadata": metadata, "volume_type": vtype}
         return 202, {"volume": self._view(v["id"])}, self._hdr(env)
 
@@ -364,9 +396,9 @@ class CinderFront:
                 "description": None,
                 "is_public": True,
                 "os-volume-type-access:is_public": True,
-                "extra_specs": {},
+                "extra_specs": dict(t.get("extra_specs", {})),
             }
-            for t in self.cinder.fake_get_all_volume_types()
+            for t in [*self.cinder.fake_get_all_volume_types(), MULTIATTACH_TYPE]
         ]
 
     def _find_type(self, ref):
