@@ -138,9 +138,10 @@ def test_cells_follow_the_attributes_of_the_embedded_combinations() -> None:
         "live-local": ("fake", True, False, ("host1", "host2")),
         "live-shared": ("fake", True, True, ("host1", "host2")),
         "nolive-local": ("fake", False, False, ("host1", "host2")),
-        # the real libvirt driver: one compute until a cell runs computes in processes of
-        # their own (two in one process would share one instances_path)
+        # the real libvirt driver: two computes in one process share one instances_path, so
+        # on local storage a cell has one, on shared storage two
         "libvirt-local": ("libvirt", True, False, ("host1",)),
+        "libvirt-shared": ("libvirt", True, True, ("host1", "host2")),
     }
     with pytest.raises(LabConfigError, match="unknown cell 'live-locl'; did you mean 'live-local'"):
         select(cells_from(matrix, matrix.labs["embedded"]), ("live-locl",))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab import hypervisor
-from harness.lab.bridge import LabBridge
+from harness.lab import hypervisor, shared_storage
+from harness.lab.bridge import INNER_BRIDGE, INNER_UPLINK, BridgeError, LabBridge
 from harness.lab.hypervisor import HypervisorError, LibvirtHost
 
 pytestmark = pytest.mark.skipif(
@@ -287,6 +287,61 @@ def test_bridge_with_dnsmasq_takes_a_tap_and_is_removed_completely(tmp_path: Pat
     assert name not in links() and tap not in links()
     assert dnsmasq_processes(state_dir) == []
     assert bridge.leftovers() == []
+
+
+def test_a_host_with_its_own_network_is_reached_by_an_uplink_that_goes_with_it(
+    tmp_path: Path,
+) -> None:
+    bridge = LabBridge.create(f"mlab-n{secrets.token_hex(2)}", free_subnet(), tmp_path / "br")
+    host = start_host(tmp_path, "netns", own_network=True)
+    uplink = f"mlabup{secrets.token_hex(2)}"
+    try:
+        namespace = host.network_namespace
+        assert namespace is not None
+        assert os.readlink(namespace) != os.readlink("/proc/self/ns/net")
+        with pytest.raises(BridgeError, match="not a free host address"):
+            bridge.reach_into(namespace, uplink, bridge.address)  # the bridge's own
+        assert uplink not in links()
+        bridge = bridge.reach_into(namespace, uplink, bridge.address + 1)
+        assert bridge.ports() == [uplink] and LabBridge.load(tmp_path / "br") == bridge
+
+        def inside(*args: str) -> str:
+            return subprocess.run(["nsenter", f"--net={namespace}", "ip", "-o", *args],
+                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+        assert f"{bridge.address + 1}/24" in inside("-4", "addr", "show", "dev", INNER_BRIDGE)
+        assert f"master {INNER_BRIDGE}" in inside("link", "show", "dev", INNER_UPLINK)
+        assert "UP" in inside("link", "show", "dev", "lo")  # VNC and consoles listen there
+        hypervisor.stop(host)  # the namespace goes, and both ends of the uplink with it
+        deadline = time.monotonic() + 10.0  # the kernel frees a namespace asynchronously
+        while uplink in links() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert uplink not in links()
+    finally:
+        hypervisor.stop(host)
+        bridge.destroy()
+    assert bridge.leftovers() == []
+    assert_nothing_left(host.root)
+
+
+def test_shared_storage_is_what_libvirt_calls_shared_and_unmounts_completely(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "shared"
+    shared = shared_storage.mount(root)
+    try:
+        assert shared_storage.fs_type(shared.mountpoint) == "fuse.glusterfs"
+        (shared.mountpoint / "disk").write_text("written through the mount")
+        assert (shared.data / "disk").read_text() == "written through the mount"
+        with pytest.raises(shared_storage.SharedStorageError, match="mounted already"):
+            shared_storage.mount(root)
+        assert shared.bindfs.running()
+    finally:
+        left = shared_storage.unmount(root)
+    assert left == []
+    assert shared_storage.fs_type(shared.mountpoint) is None
+    assert not shared.bindfs.running()
+    assert shared_storage.unmount(root) == []  # again: nothing recorded, nothing to do
 
 
 def test_a_guest_on_the_bridge_gets_a_lease_from_dnsmasq(tmp_path: Path) -> None:
