@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.errors import BadInput
+from harness.errors import BadInput, Failure
 from harness.run.records import (
     RESULTS_FILE,
     RUN_FILE,
@@ -31,6 +32,9 @@ from harness.run.records import (
 )
 
 DEFAULT_DB = Path("results") / "history.sqlite"
+ARCHIVE_MEMBERS = 20_000  # a run directory has five files: 4,000 runs per archive
+ARCHIVE_BYTES = 1 << 30  # unpacked, all members together
+MEMBER_BYTES = 256 << 20  # one file of a run directory
 SCHEMA_VERSION = 1
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -110,6 +114,10 @@ class MalformedRecord(BadInput):
 
 class HistoryVersionError(BadInput):
     """The database was written by a harness with another schema; nothing was changed."""
+
+
+class HistoryWriteError(Failure):
+    """The history could not be written (a full disk, a read-only file system)."""
 
 
 @dataclass
@@ -226,8 +234,14 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
         )
         connection.execute("COMMIT")
         return True
-    except BaseException:
-        connection.execute("ROLLBACK")
+    except BaseException as error:
+        if connection.in_transaction:  # SQLite has already rolled back after a full disk
+            connection.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError):
+            raise HistoryWriteError(
+                f"the history could not store run {header.run_id}: {error} "
+                "(nothing of that run was written)"
+            ) from None
         raise
 
 
@@ -242,29 +256,63 @@ def run_dirs(paths: Iterable[Path]) -> Iterator[Path]:
 
 @contextmanager
 def unpacked(path: Path) -> Iterator[Path]:
-    """A tarball of run directories, unpacked safely (no absolute paths, links out or devices)."""
-    with tempfile.TemporaryDirectory(prefix="matrix-ingest-") as tmp, tarfile.open(path) as tar:
-        tar.extractall(tmp, filter="data")
+    """A tarball of run directories, unpacked safely and within bounds: tarfile's data filter
+    refuses absolute paths, links out and devices; members, bytes and file sizes are counted
+    from the headers before anything is written. Raises MalformedRecord saying why."""
+    with tempfile.TemporaryDirectory(prefix="matrix-ingest-") as tmp:
+        try:
+            with tarfile.open(path) as tar:
+                total = 0
+                for count, member in enumerate(tar, start=1):
+                    total += member.size
+                    if count > ARCHIVE_MEMBERS:
+                        raise MalformedRecord(f"more than {ARCHIVE_MEMBERS} members")
+                    if member.size > MEMBER_BYTES:
+                        raise MalformedRecord(
+                            f"{member.name}: {member.size} bytes, over the {MEMBER_BYTES} a "
+                            "run's file may have"
+                        )
+                    if total > ARCHIVE_BYTES:
+                        raise MalformedRecord(f"unpacks to more than {ARCHIVE_BYTES} bytes")
+                    tar.extract(member, tmp, filter="data")
+        except tarfile.FilterError as error:
+            raise MalformedRecord(f"unsafe member: {error}") from None
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+            raise MalformedRecord(f"not a readable tarball: {error}") from None
         yield Path(tmp)
 
 
 def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
+    """Ingest each path; an artifact that cannot be read is a rejected line, and the rest goes
+    on (only a history that cannot be written stops it: HistoryWriteError)."""
     report = IngestReport()
     connection = connect(db)
     try:
         for path in paths:
-            if path.is_file() and tarfile.is_tarfile(path):
-                with unpacked(path) as folder:
-                    _ingest_dirs(connection, run_dirs([folder]), report, path, shown_as=path)
+            if path.is_file() and _is_tarball(path):
+                try:
+                    with unpacked(path) as folder:
+                        _ingest_dirs(connection, run_dirs([folder]), report, path, shown_as=path)
+                except MalformedRecord as error:
+                    report.rejected.append(f"{path}: {error}")
             elif path.is_dir():
                 _ingest_dirs(connection, run_dirs([path]), report, path)
             else:
                 report.rejected.append(
                     f"{path}: not a run directory, a folder of runs or a tarball"
                 )
+    except HistoryWriteError as error:
+        raise HistoryWriteError(f"{db}: {error}; {len(report.added)} run(s) added before") from None
     finally:
         connection.close()
     return report
+
+
+def _is_tarball(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
 
 
 def _ingest_dirs(
@@ -283,8 +331,8 @@ def _ingest_dirs(
                 report.already.append(header.run_id)
                 continue
             results = load_results(run_dir)
-        except MalformedRecord as error:
-            message = str(error)
+        except (MalformedRecord, OSError) as error:
+            message = str(error) if isinstance(error, MalformedRecord) else f"{run_dir}: {error}"
             if shown_as is not None:  # name the tarball, not the temporary folder
                 message = f"{shown_as}: {message.split('/matrix-ingest-', 1)[-1].split('/', 1)[-1]}"
             report.rejected.append(message)

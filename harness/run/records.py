@@ -21,9 +21,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from harness.declarations.model import ProvenanceKind
 
@@ -36,7 +36,8 @@ RESULTS_FILE = "results.jsonl"
 PLANNED_FILE = "planned"
 LOG_FILE = "run.log"
 JUNIT_FILE = "junit.xml"
-FORMAT_VERSION = 1
+FORMAT_VERSION: Literal[1] = 1
+RESULT_LINE_LIMIT = 1 << 20  # characters of one results.jsonl line (a result is ~300)
 
 # Skip categories a result may carry (the scenario side raises them through scenario.skips).
 NOT_APPLICABLE = "not-applicable"  # the combination cannot do this by design
@@ -45,6 +46,49 @@ FLAGGED = "flagged"  # a known bug, with a link: the only skip that says somethi
 UNCATEGORISED = "uncategorised"  # a bare pytest.skip: a bug in the scenario
 SKIP_CATEGORIES = (NOT_APPLICABLE, NOT_CONFIGURED, FLAGGED)
 """The categories a scenario skips in; an uncategorised skip is none of them."""
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-]){0,127}$"
+"""What a run id may be: it becomes a directory, a file and a URL name, so letters, digits,
+'-', '_' and dots between them, starting with a letter or digit (new_run_id's ids are of it)."""
+RunId = Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]
+EARLIEST, LATEST = 1970, 9999  # years a record's time may name
+
+
+def _timestamp(text: str) -> str:
+    """An ISO 8601 time with its offset, that exists in UTC too (a record from any machine)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text[:40]!r} has no UTC offset")
+    try:
+        in_utc = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text[:40]!r} is out of range") from None
+    if not EARLIEST <= in_utc.year <= LATEST:
+        raise ValueError(f"{text[:40]!r} is not between {EARLIEST} and {LATEST}")
+    return text
+
+
+Timestamp = Annotated[str, AfterValidator(_timestamp)]
+"""A time a record states; validated so that every later reader can order and compare it."""
+
+
+def _length(low: int, high: int) -> Any:
+    """Bounds checked in Python: pydantic's own string checks refuse the lone surrogates that
+    a scenario's output may carry, which the writers escape."""
+
+    def check(text: str) -> str:
+        if not low <= len(text) <= high:
+            raise ValueError(f"has {len(text)} characters; between {low} and {high} expected")
+        return text
+
+    return AfterValidator(check)
+
+
+Name = Annotated[str, _length(1, 500)]
+LongText = Annotated[str, _length(0, 65536)]  # messages: the recorder keeps 2,000 characters
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
 RunStatus = Literal["running", "complete", "interrupted", "unverified", "preflight-failed"]
@@ -57,34 +101,34 @@ class Record(BaseModel):
 class Provenance(Record):
     kind: ProvenanceKind
     voting: bool = False
-    job_url: str | None = None
-    harness_version: str
-    scenarios_revision: str | None = None
+    job_url: Annotated[str, _length(1, 2000)] | None = None  # escaped wherever it is shown
+    harness_version: Name
+    scenarios_revision: Name | None = None
 
 
 class Result(Record):
-    feature: str
-    scenario: str
+    feature: Name
+    scenario: Name
     outcome: Outcome
-    skip_category: str | None = None
-    duration_s: float = Field(ge=0)
-    message: str | None = None
-    microversion: str | None = None
-    api_requests: int | None = None
-    cleanup_error: str | None = None
-    finished_at: str
+    skip_category: Name | None = None
+    duration_s: float = Field(ge=0, le=10**7, allow_inf_nan=False)  # under 4 months
+    message: LongText | None = None
+    microversion: Annotated[str, StringConstraints(pattern=r"^\d{1,3}\.\d{1,4}$")] | None = None
+    api_requests: int | None = Field(None, ge=0, le=10**9)
+    cleanup_error: LongText | None = None
+    finished_at: Timestamp
 
 
 class RunHeader(Record):
-    format: int = FORMAT_VERSION
-    run_id: str
+    format: Literal[1] = FORMAT_VERSION  # an unknown format is refused, not guessed at
+    run_id: RunId
     status: RunStatus
-    started_at: str
-    ended_at: str | None = None
-    combination: str
+    started_at: Timestamp
+    ended_at: Timestamp | None = None
+    combination: Name
     embedded: bool
-    target: str
-    lab: str
+    target: Name
+    lab: Name
     provenance: Provenance
     preflight: dict[str, Any] = Field(default_factory=dict)
     facts: dict[str, dict[str, str]] = Field(default_factory=dict)
@@ -164,6 +208,8 @@ def read_results(run_dir: Path) -> Iterator[Result]:
     if not path.exists():
         return
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
+        while line := handle.readline(RESULT_LINE_LIMIT + 1):  # bounded: never a 1 GiB line
+            if len(line) > RESULT_LINE_LIMIT:
+                raise ValueError(f"a line longer than {RESULT_LINE_LIMIT} characters")
             if line.endswith("\n") and line.strip():
                 yield Result.model_validate(json.loads(line))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run.records import Result, append_result, read_header, read_results
+from harness.run.records import Result, append_result, now, read_header, read_results
 from harness.run.secrets import Redactor, secrets_in
 from tests.conftest import edit
 
@@ -164,7 +164,9 @@ def test_an_interrupted_run_is_marked_interrupted(project: Path, small: Path) ->
 
 
 def test_a_line_cut_short_by_a_kill_is_not_a_result(tmp_path: Path) -> None:
-    result = Result(feature="f", scenario="s::t", outcome="passed", duration_s=1.0, finished_at="t")
+    result = Result(
+        feature="f", scenario="s::t", outcome="passed", duration_s=1.0, finished_at=now()
+    )
     append_result(tmp_path, result)
     with (tmp_path / "results.jsonl").open("a") as handle:
         handle.write('{"feature": "f", "scenario": "s::u", "outc')
