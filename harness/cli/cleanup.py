@@ -5,13 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import keystoneauth1.exceptions
+import openstack.exceptions
 from rich.text import Text
 
 from harness.cli.options import Settings
 from harness.cli.output import console
+from harness.errors import Failure
 from harness.lab.state import DEFAULT_DIR, LAB_FILE
-from harness.run.cloud import CloudConfigError, clouds_yaml_of, connect
+from harness.run.cloud import CloudConfigError, clouds_yaml_of, connect, redactor
 from harness.scenario import leftovers
+
+CLOUD_ERRORS = (openstack.exceptions.SDKException, keystoneauth1.exceptions.ClientException)
+
+
+class CleanupIncomplete(Failure):
+    """Some cloud refused or failed part of the cleanup; each part was reported."""
 
 
 @click.command("cleanup")
@@ -32,19 +41,35 @@ def cleanup(ctx: click.Context, lab_file: Path, run_id: str | None, dry_run: boo
     if not lab_file.exists():
         raise click.BadParameter(f"{lab_file} does not exist", param_hint="--lab")
     _, lab = settings.lab(lab_file)
-    out = console()
-    total = 0
+    out, err = console(), console(stderr=True)
+    clouds_yaml = clouds_yaml_of(lab.path, lab.spec.clouds_yaml)
+    total, failures = 0, 0
     for target in lab.targets:
         try:
-            conn = connect(clouds_yaml_of(lab.path, lab.spec.clouds_yaml), target.cloud, 60)
-            found = list(leftovers.find(conn, run_id))
-            for leftover in found:
-                if not dry_run:
-                    leftovers.delete(conn, leftover)
-                verb = "would delete" if dry_run else "deleted"
-                what = f"{leftover.kind} {leftover.name} (run {leftover.run_id})"
-                out.print(Text(f"{target.target_name}: {verb} {what}"))
-            total += len(found)
+            redact = redactor(clouds_yaml, target.cloud).redact
+            conn = connect(clouds_yaml, target.cloud, 60)
         except CloudConfigError as error:
             raise CloudConfigError(f"target '{target.target_name}': {error}") from None
+        try:
+            found = list(leftovers.find(conn, run_id))
+        except CLOUD_ERRORS as error:  # the cloud's own words may echo the request's secrets
+            err.print(Text(f"{target.target_name}: could not list leftovers: {redact(str(error))}"))
+            failures += 1
+            continue
+        for leftover in found:
+            what = f"{leftover.kind} {leftover.name} (run {leftover.run_id})"
+            try:
+                if not dry_run:
+                    leftovers.delete(conn, leftover)
+            except CLOUD_ERRORS as error:
+                err.print(
+                    Text(f"{target.target_name}: could not delete {what}: {redact(str(error))}")
+                )
+                failures += 1
+                continue
+            verb = "would delete" if dry_run else "deleted"
+            out.print(Text(f"{target.target_name}: {verb} {what}"))
+            total += 1
     out.print(f"{'would delete' if dry_run else 'deleted'} {total} leftover(s)")
+    if failures:
+        raise CleanupIncomplete(f"cleanup incomplete: {failures} failure(s), each reported above")

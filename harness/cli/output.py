@@ -9,8 +9,11 @@ import click
 from rich.console import Console
 
 
-def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+def console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(
+        highlight=False, soft_wrap=False, stderr=stderr, width=None if stream.isatty() else 120
+    )
 
 
 def say(message: str) -> None:

@@ -5,14 +5,20 @@ secret (`is_secret_key`: passwords, tokens, application-credential secrets, keys
 clouds.yaml entry or in a host's ini file, and the password part of a URL
 (`hide_url_credentials`: transport_url, database connections). Anything written or shown
 passes through `Redactor.redact`, which replaces each known secret (longest first, so a
-secret that contains another is hidden whole) with a fixed mask.
+secret that contains another is hidden whole) with a fixed mask, in every form the harness
+or a cloud may have written it in: raw, JSON-escaped (ASCII or not), XML/HTML-escaped,
+URL-encoded and as Python's repr shows it; a cloud that echoes a password with a quote or
+an accent in an error body does so escaped.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 SECRET_KEY_WORDS = (
@@ -48,13 +54,34 @@ def _is_secret(key: str, value: str) -> bool:
     return len(value) >= MIN_SECRET_LENGTH and is_secret_key(key)
 
 
+def encodings(secret: str) -> set[str]:
+    """The forms a secret takes in the text the harness reads and writes."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],  # ASCII-escaped JSON, as json.dumps writes by default
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret, quote=True),  # XML and HTML: &quot; &#x27; &amp; &lt; &gt;
+        html.escape(secret, quote=False),
+        secret.replace('"', "&quot;").replace("'", "&apos;"),  # XML's own quote entities
+        secret.encode("ascii", "xmlcharrefreplace").decode(),  # &#252; for non-ASCII
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        repr(secret)[1:-1],  # tracebacks show values by repr
+        secret.encode("unicode_escape").decode(),
+    }
+
+
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        forms = {
+            f for secret in self.secrets for f in encodings(secret) if len(f) >= MIN_SECRET_LENGTH
+        }
+        self.forms = sorted(forms | set(self.secrets), key=len, reverse=True)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
+        for form in self.forms:
+            text = text.replace(form, MASK)
         return text
 
     def __bool__(self) -> bool:

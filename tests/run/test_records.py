@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from harness.run.records import Result, append_result, now, read_header, read_results
-from harness.run.secrets import Redactor, secrets_in
+from harness.run.secrets import Redactor, encodings, secrets_in
 from tests.conftest import edit
 
 SECRET = "planted-Secret-4242"
+HOSTILE_SECRET = 'Qu"ote\\Back-\u00fc'  # a quote, a backslash and a non-ASCII letter
 
 SCENARIOS = f"""
 import time, pytest
@@ -91,6 +93,48 @@ def run_pytest(
         timeout=120,
         check=False,
     )
+
+
+ECHOES = """
+import html, json, pytest
+from urllib.parse import quote
+
+@pytest.mark.feature("live-migration")
+def test_the_cloud_echoes_the_password():
+    secret = {secret!r}
+    raise AssertionError(
+        "raw " + secret + " json " + json.dumps({{"password": secret}}) + " xml "
+        + html.escape(secret) + " url " + quote(secret, safe="") + " repr " + repr(secret)
+    )
+"""
+
+
+def test_a_secret_with_quotes_backslashes_and_accents_is_masked_in_every_form(
+    project: Path, small: Path
+) -> None:
+    """A cloud echoing the password escaped (JSON, XML, URL, repr) leaks it into no record.
+    (Bare pytest prints the scenario's own source, secret and all; `matrix run` writes that
+    output to run.log and the console only through the same redactor.)"""
+    clouds = project / "clouds.yaml"
+    clouds.write_text(
+        clouds.read_text().replace(f"password: {SECRET}", f"password: '{HOSTILE_SECRET}'")
+    )
+    run_dir = project / "runs" / "run-7"
+    done = run_pytest(project, small, run_dir, ECHOES.format(secret=HOSTILE_SECRET))
+    assert done.returncode == 1, done.stdout
+    [result] = read_results(run_dir)
+    assert (result.message or "").startswith('AssertionError: raw *** json {"password": "***"}')
+    written = "".join(p.read_text(encoding="utf-8") for p in run_dir.iterdir())
+    for form in encodings(HOSTILE_SECRET):
+        assert form not in written, form
+    assert "Back-" not in written  # no fragment of it in any other form either
+
+
+def test_redaction_masks_every_encoding_of_a_secret() -> None:
+    redactor = Redactor([HOSTILE_SECRET])
+    for form in encodings(HOSTILE_SECRET):
+        assert redactor.redact(f"<{form}>") == "<***>", form
+    assert json.loads(redactor.redact(json.dumps({"p": HOSTILE_SECRET}))) == {"p": "***"}
 
 
 def test_results_are_recorded_with_categories_and_secrets_masked(
