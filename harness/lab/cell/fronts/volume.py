@@ -94,8 +94,9 @@ class CinderFront:
         return self.router(environ, start_response)
 
     def _allow_multiattach(self):
-        """Nova's attachment_update, for volumes of MULTIATTACH_TYPE, without the fixture's
-        one-connected-attachment rule (which it lifts only for its hard-coded volume id)."""
+        """Nova's attachment_update and _delete, for volumes of MULTIATTACH_TYPE, without the
+        fixture's one-connected-attachment rule (lifted only for its hard-coded volume id),
+        and a volume detached from one server stays in-use while others hold it."""
         from nova.volume import cinder as cinder_api
 
         mocked = cinder_api.API.attachment_update  # the fixture's MockPatch
@@ -113,6 +114,18 @@ class CinderFront:
             return {"id": attachment_id, "connection_info": info}
 
         mocked.side_effect = attachment_update
+
+        deleting = cinder_api.API.attachment_delete
+        delete_one = deleting.side_effect
+
+        def attachment_delete(context, attachment_id):
+            volume_id, _, attachments = fixture._find_attachment(attachment_id)
+            delete_one(context, attachment_id)
+            volume = fixture.volumes.get(volume_id, {})
+            if volume.get("multiattach") and any(a.get("connector") for a in attachments.values()):
+                volume["status"] = "in-use"  # as Cinder: still attached to the others
+
+        deleting.side_effect = attachment_delete
 
     @staticmethod
     def _error(status, message, kind):
