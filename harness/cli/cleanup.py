@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import keystoneauth1.exceptions
 import openstack.exceptions
-from rich.text import Text
 
 from harness.cli.options import Settings
+from harness.cli.output import SafeText as Text
 from harness.cli.output import console
 from harness.errors import Failure
 from harness.lab.state import DEFAULT_DIR, LAB_FILE

@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from harness.cli.options import Settings, axis_filter, axis_option, feature_option, history_options
+from harness.cli.output import SafeText as Text
 from harness.cli.output import console
 from harness.declarations.matrix import Matrix
 from harness.declarations.problems import display_path, unknown

@@ -17,7 +17,6 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
-from rich.text import Text
 
 from harness.cli.options import (
     Settings,
@@ -27,6 +26,7 @@ from harness.cli.options import (
     lab_dir_option,
     lab_file_option,
 )
+from harness.cli.output import SafeText as Text
 from harness.cli.output import console, say
 from harness.declarations.model import PROVENANCE_KINDS, Target
 from harness.declarations.problems import display_path, unknown

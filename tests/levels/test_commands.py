@@ -220,3 +220,23 @@ def test_check_says_when_there_is_no_history(check: Run) -> None:
 def test_evidence_messages_reach_the_terminal_as_text(check: Run, history: History) -> None:
     history.run(KVM, {LM: "failed"}, messages={LM: "[bold red]not markup[/]"})
     assert "[bold red]not markup[/]" in check(KVM).out
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[31m\u202e"  # a window title, a colour, a bidi override
+
+
+def test_terminal_escapes_from_records_are_shown_not_obeyed(
+    levels: Run, check: Run, history: History
+) -> None:
+    facts = {"ssh://c1": {"nova": f"34.0.0{ESCAPES}"}}
+    history.run(KVM, {LM: "passed"}, days_ago=3, facts=facts, job_url=f"https://ci/{ESCAPES}")
+    history.run(KVM, {LM: "failed"}, days_ago=1, lab=f"lab{ESCAPES}", messages={LM: ESCAPES})
+    outputs = [
+        levels("--explain", f"{LM}@{KVM}").out,
+        check(KVM).out,
+        check(KVM, "--feature", LM).out,
+    ]
+    for out in outputs:
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, out
+    assert "\\x1b]0;owned\\x07" in "".join(outputs)  # shown, visibly
+    assert "\\u202e" in "".join(outputs)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.declarations.model import Target
+from harness.run.secrets import Redactor
 from harness.scenario import leftovers
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.leftovers import Leftover
@@ -257,6 +258,7 @@ def test_a_dry_run_lists_and_deletes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("harness.cli.cleanup.connect", lambda *_: cloud)
+    monkeypatch.setattr("harness.cli.cleanup.redactor", lambda *_: Redactor())  # no clouds.yaml
     done = run(
         "--matrix", str(small), "cleanup", "--lab", str(lab_file), "--run", "run-a", "--dry-run"
     )
@@ -276,6 +278,7 @@ def test_cleanup_deletes_one_runs_leftovers_servers_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("harness.cli.cleanup.connect", lambda *_: cloud)
+    monkeypatch.setattr("harness.cli.cleanup.redactor", lambda *_: Redactor())  # no clouds.yaml
     done = run("--matrix", str(small), "cleanup", "--lab", str(lab_file), "--run", "run-a")
     assert done.code == 0, done.err
     assert cloud.deletes == [
