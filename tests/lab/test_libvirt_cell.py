@@ -1,5 +1,5 @@
-"""The cell on Nova's real libvirt driver: a real QEMU guest boots from the lab's image and
-says so on its console, the preflight of the real-libvirt value holds there and not on a fake
+"""The cell on Nova's real libvirt driver: a real QEMU guest boots from the lab's image, uploaded
+through the image front as a user would, and says so on its console; the preflight of the real-libvirt value holds there and not on a fake
 cell, and `lab down` leaves no process, interface, mount or loop device behind.
 
 These need root, libvirt, QEMU and dnsmasq (scripts/system-packages.sh); they fail without.
@@ -24,13 +24,23 @@ CELL = "libvirt-local"
 COMBINATION = "lab-libvirt/lab-local-qcow2/lab-tap"
 
 
-def test_a_real_guest_boots_from_the_lab_image_and_takes_a_lease(libvirt_lab: LabState) -> None:
+def test_a_real_guest_boots_from_an_uploaded_image_and_takes_a_lease(
+    libvirt_lab: LabState,
+) -> None:
     conn = connect(libvirt_lab, f"embedded-{CELL}")
     guest = conn.image.find_image(libvirt_cells.GUEST_IMAGE_NAME, ignore_missing=False)
     assert guest.disk_format == "qcow2" and guest.size > 1024 * 1024  # real bytes, not a stub
+    config = libvirt_cells.config_of(libvirt_lab.cell_dir(CELL))
+    assert config is not None
+    uploaded = conn.image.create_image(  # through the image front, as a user uploads one
+        name="matrix-test-uploaded-guest", filename=config["image"]["path"],
+        disk_format="qcow2", container_format="bare", allow_duplicates=True,
+        **config["image"]["properties"],
+    )  # fmt: skip
+    assert conn.image.get_image(uploaded.id).size == Path(config["image"]["path"]).stat().st_size
     server = conn.compute.create_server(
         name="test-libvirt-guest",
-        image_id=guest.id,
+        image_id=uploaded.id,
         flavor_id=conn.compute.find_flavor("m1.tiny", ignore_missing=False).id,
         networks=[{"uuid": conn.network.find_network("private", ignore_missing=False).id}],
     )
@@ -43,8 +53,6 @@ def test_a_real_guest_boots_from_the_lab_image_and_takes_a_lease(libvirt_lab: La
         )
         assert console.count(image.MARKER_BOOTED) == 1  # each line once: nothing appended twice
         address = console.split(image.MARKER_DHCP, 1)[1].split()[0]
-        config = libvirt_cells.config_of(libvirt_lab.cell_dir(CELL))
-        assert config is not None
         assert ipaddress.ip_address(address) in ipaddress.ip_network(config["subnet"])
         domains = _virsh(config["hosts"]["host1"]["uri"], "list", "--name")
         assert server.instance_name in domains.split()  # a real domain on the cell's libvirtd
@@ -55,6 +63,7 @@ def test_a_real_guest_boots_from_the_lab_image_and_takes_a_lease(libvirt_lab: La
     finally:
         conn.compute.delete_server(server)
         conn.compute.wait_for_delete(server, wait=120)
+        conn.image.delete_image(uploaded.id)
 
 
 def _console_with(conn: object, server: object, marker: str) -> str | None:

@@ -263,6 +263,7 @@ def keep_image_bytes(glance, images_dir):
 
     glance.create, glance.update = create, update
     glance.download, glance.delete = download, delete
+    glance.keeps_bytes_on_disk = True  # the image front uploads through `update` then
 
 
 def as_glance_v2_stores(metadata):

@@ -1,10 +1,15 @@
-"""Glance v2 front: image list/show/delete over GlanceFixture.
+"""Glance v2 front: image create, upload, download, list, show and delete over GlanceFixture.
 
 Nova's snapshots land in GlanceFixture's image dict; this front lists that dict the way
 Glance v2 does (custom properties at top level as strings, Glance's in:/eq: filter operators,
-newest first), so a Nova snapshot is the image a scenario lists here.
+newest first), so a Nova snapshot is the image a scenario lists here. An image created here
+is queued until its data is uploaded (PUT .../file), which makes it active with its size and
+Glance's checksums; on a libvirt cell the data is kept on disk (libvirt_cell.keep_image_bytes)
+and is what Nova downloads to boot a server.
 """
 
+import hashlib
+import io
 import json
 import urllib.parse
 
@@ -16,12 +21,22 @@ from .wsgi import (
     Router,
     iso,
     matches,
+    now,
     paginate,
     parse_query,
+    read_json,
     version_doc,
 )
 
 GLANCE_IGNORE = frozenset({"member_status", "os_hidden", "size_min", "size_max"})
+CORE = ("id", "name", "disk_format", "container_format", "visibility", "protected",
+        "min_disk", "min_ram", "tags")  # fmt: skip
+"""Attributes of a create request that are Glance's own; any other is a custom property."""
+READ_ONLY = ("status", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value",
+             "owner", "created_at", "updated_at", "self", "file", "schema", "direct_url",
+             "locations")  # fmt: skip
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
+UPLOAD_LIMIT = 4 << 30  # bytes of one image's data
 
 
 class GlanceFront:
@@ -32,8 +47,11 @@ class GlanceFront:
         r.add("GET", r"/v2", self.versions)
         r.add("GET", r"/versions", self.versions)
         r.add("GET", r"/v2/images", self.list_images)
+        r.add("POST", r"/v2/images", self.create)
         r.add("GET", r"/v2/images/(?P<iid>[^/]+)", self.show)
         r.add("DELETE", r"/v2/images/(?P<iid>[^/]+)", self.delete)
+        r.add("PUT", r"/v2/images/(?P<iid>[^/]+)/file", self.upload)
+        r.add("GET", r"/v2/images/(?P<iid>[^/]+)/file", self.download)
 
     def __call__(self, environ, start_response):
         return self.router(environ, start_response)
@@ -126,6 +144,54 @@ class GlanceFront:
         if img is None:
             raise HttpError(404, f"No image found with ID {iid}")
         return img
+
+    def create(self, env):
+        body = read_json(env)
+        if not isinstance(body, dict):
+            raise HttpError(400, "The request body must be a JSON object")
+        if forbidden := sorted(k for k in body if k in READ_ONLY):
+            raise HttpError(403, f"Attribute '{forbidden[0]}' is read-only.")
+        if body.get("disk_format") not in (None, *DISK_FORMATS):
+            raise HttpError(400, f"Invalid disk format '{body['disk_format']}' for image.")
+        metadata = {k: body[k] for k in CORE if body.get(k) is not None}
+        metadata.setdefault("visibility", "shared")
+        metadata["properties"] = {k: v for k, v in body.items() if k not in CORE}
+        metadata.update({"status": "queued", "size": None, "created_at": now(),
+                         "updated_at": now()})  # fmt: skip
+        if metadata.get("id") in self.glance.images:
+            raise HttpError(409, f"Image with identifier {metadata['id']} already exists!")
+        image = self.glance.create(None, metadata)
+        return 201, self._view(image)
+
+    def upload(self, env, iid):
+        image = self._find(iid)
+        if image.get("status") != "queued":
+            raise HttpError(409, f"Image status transition from {image.get('status')} to "
+                                 "saving is not allowed")  # fmt: skip
+        length = int(env.get("CONTENT_LENGTH") or 0)
+        if length > UPLOAD_LIMIT:
+            raise HttpError(413, f"Image exceeds the storage quota: {UPLOAD_LIMIT} bytes")
+        data = env["wsgi.input"].read(length) if length else b""
+        sums = {
+            "checksum": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            "os_hash_algo": "sha512",
+            "os_hash_value": hashlib.sha512(data).hexdigest(),
+        }
+        if getattr(self.glance, "keeps_bytes_on_disk", False):  # a libvirt cell's
+            self.glance.update(None, iid, {"properties": {}}, data=io.BytesIO(data))
+        else:  # the fixture's update drops data: its own store is where create puts it
+            self.glance._imagedata[iid] = data
+        image = self.glance.images[iid]  # the keeper of bytes may have replaced the record
+        image.update({**sums, "size": len(data), "status": "active", "updated_at": now()})
+        return 204, None
+
+    def download(self, env, iid):
+        image = self._find(iid)
+        if image.get("status") != "active":
+            return 204, None  # as Glance: an image without data has nothing to serve
+        out = io.BytesIO()
+        self.glance.download(None, iid, data=out)
+        return 200, out.getvalue()
 
     def show(self, env, iid):
         return 200, self._view(self._find(iid))

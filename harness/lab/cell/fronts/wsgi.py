@@ -52,14 +52,16 @@ REASONS = {
 
 
 def respond(start_response, status, body=None, headers=()):
-    data = b"" if body is None or status == 204 else json.dumps(body).encode()
+    """JSON for a body that is a document; bytes (an image's data) as they are."""
+    raw = isinstance(body, bytes)
+    data = b"" if body is None or status == 204 else body if raw else json.dumps(body).encode()
     hdrs = [
         ("Content-Length", str(len(data))),
         ("X-Openstack-Request-Id", "req-" + str(uuid.uuid4())),
         *headers,
     ]
     if data:
-        hdrs.insert(0, ("Content-Type", "application/json"))
+        hdrs.insert(0, ("Content-Type", "application/octet-stream" if raw else "application/json"))
     start_response(f"{status} {REASONS.get(status, 'Unknown')}", hdrs)
     return [data]
 
