@@ -1,6 +1,7 @@
 """The cell on Nova's real libvirt driver: a real QEMU guest boots from the lab's image, uploaded
-through the image front as a user would, and says so on its console; the preflight of the real-libvirt value holds there and not on a fake
-cell, and `lab down` leaves no process, interface, mount or loop device behind.
+through the image front as a user would, and says so on its console; the preflight of the
+real-libvirt value holds there and not on a fake cell; and `lab down` leaves no process,
+interface, mount or loop device behind.
 
 These need root, libvirt, QEMU and dnsmasq (scripts/system-packages.sh); they fail without.
 """
