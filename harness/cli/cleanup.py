@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -32,11 +33,23 @@ class CleanupIncomplete(Failure):
     show_default=True,
     help="The lab whose clouds to clean (default: the running embedded lab).",
 )
-@click.option("--run", "run_id", help="Only what this run left behind.")
+@click.option("--run", "run_id", help="Only what this run left behind (whatever its age).")
+@click.option(
+    "--older-than",
+    "hours",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="Without --run: only runs that began more than this many hours ago (not runs still "
+    "going in other jobs).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
 @click.pass_context
-def cleanup(ctx: click.Context, lab_file: Path, run_id: str | None, dry_run: bool) -> None:
-    """Delete servers, volumes, images and ports tagged by earlier runs (matrix_run=<run id>)."""
+def cleanup(
+    ctx: click.Context, lab_file: Path, run_id: str | None, hours: float, dry_run: bool
+) -> None:
+    """Delete servers, volumes, images and ports earlier runs left: tagged matrix_run=<run
+    id>, named matrix-<run id>-..., in the project the cloud entry is scoped to."""
     settings: Settings = ctx.obj
     if not lab_file.exists():
         raise click.BadParameter(f"{lab_file} does not exist", param_hint="--lab")
@@ -51,7 +64,8 @@ def cleanup(ctx: click.Context, lab_file: Path, run_id: str | None, dry_run: boo
         except CloudConfigError as error:
             raise CloudConfigError(f"target '{target.target_name}': {error}") from None
         try:
-            found = list(leftovers.find(conn, run_id))
+            age = None if run_id else timedelta(hours=hours)
+            found = list(leftovers.find(conn, run_id, older_than=age))
         except CLOUD_ERRORS as error:  # the cloud's own words may echo the request's secrets
             err.print(Text(f"{target.target_name}: could not list leftovers: {redact(str(error))}"))
             failures += 1

@@ -13,10 +13,8 @@ from typing import Any
 from harness.declarations.model import Target
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.skips import not_configured
-from harness.scenario.tags import description_tag, metadata_tag
+from harness.scenario.tags import description_tag, metadata_tag, name_prefix
 from harness.scenario.waiters import Waiter
-
-NAME_PREFIX = "matrix"
 
 
 def slug(text: str) -> str:
@@ -32,7 +30,7 @@ class Resources:
         self.run_id = run_id
         self.cleanup = cleanup
         self.wait = wait
-        self.prefix = f"{NAME_PREFIX}-{run_id}-{slug(test_name)}"
+        self.prefix = f"{name_prefix(run_id)}{slug(test_name)}"
         self._count = 0
 
     @property

@@ -77,13 +77,15 @@ def test_cleanup_deletes_only_what_a_run_tagged(running_lab: LabState) -> None:
     network = conn.network.find_network("private", ignore_missing=False)
     flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
     boot = {"image_id": IMAGE, "flavor_id": flavor.id, "networks": [{"uuid": network.id}]}
-    tagged = conn.compute.create_server(name="leftover", metadata={"matrix_run": "old-run"}, **boot)
+    tag = {"matrix_run": "old-run"}
+    tagged = conn.compute.create_server(name="matrix-old-run-test-server1", metadata=tag, **boot)
     untagged = conn.compute.create_server(name="not-ours", **boot)
+    copied = conn.compute.create_server(name="users-own", metadata=tag, **boot)  # tag, not name
     other_run = conn.block_storage.create_volume(
         size=1, name="other-run", metadata={"matrix_run": "newer-run"}
     )
     try:
-        for server in (tagged, untagged):
+        for server in (tagged, untagged, copied):
             wait_for(
                 lambda s=server: conn.compute.get_server(s.id).status == "ACTIVE", what="ACTIVE"
             )
@@ -91,19 +93,24 @@ def test_cleanup_deletes_only_what_a_run_tagged(running_lab: LabState) -> None:
             "cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run", "--dry-run"
         )
         assert dry.returncode == 0, dry.stderr
-        assert "live-local: would delete server leftover (run old-run)" in dry.stdout
+        assert (
+            "live-local: would delete server matrix-old-run-test-server1 (run old-run)"
+            in dry.stdout
+        )
         assert conn.compute.find_server(tagged.id, ignore_missing=True) is not None
 
         done = matrix_cli("cleanup", "--lab", str(running_lab.lab_file), "--run", "old-run")
         assert done.returncode == 0, done.stderr
-        assert "live-local: deleted server leftover (run old-run)" in done.stdout
+        assert "live-local: deleted server matrix-old-run-test-server1 (run old-run)" in done.stdout
         assert "deleted 1 leftover(s)" in done.stdout
         assert conn.compute.find_server(tagged.id, ignore_missing=True) is None
         assert conn.compute.find_server(untagged.id, ignore_missing=True) is not None
+        assert conn.compute.find_server(copied.id, ignore_missing=True) is not None
         assert conn.block_storage.find_volume(other_run.id, ignore_missing=True) is not None
     finally:
         conn.compute.delete_server(untagged.id, ignore_missing=True)
         conn.compute.delete_server(tagged.id, ignore_missing=True)
+        conn.compute.delete_server(copied.id, ignore_missing=True)
         conn.block_storage.delete_volume(other_run.id, ignore_missing=True)
 
 

@@ -34,8 +34,16 @@ if TYPE_CHECKING:
     from tests.conftest import Result
 
 
+PROJECT = "0123456789abcdef0123456789abcdef"  # the project the connection is scoped to
+
+
 def thing(rid: str, name: str | None = None, **fields: Any) -> SimpleNamespace:
     return SimpleNamespace(id=rid, name=name or rid, **fields)
+
+
+def ours(rid: str, run: str, **fields: Any) -> SimpleNamespace:
+    """A resource as a scenario of `run` names it."""
+    return thing(rid, f"matrix-{run}-test-it-{rid}", **fields)
 
 
 class FakeCloud:
@@ -50,6 +58,7 @@ class FakeCloud:
         self.volumes: list[SimpleNamespace] = []
         self.images: list[SimpleNamespace] = []
         self.has_block_storage = block_storage
+        self.current_project_id = PROJECT
         self.calls: list[tuple[str, str]] = []
         self.compute = SimpleNamespace(
             servers=self._listing(self.servers, details=True),
@@ -60,7 +69,7 @@ class FakeCloud:
             create_server_image=self._create_server_image,
         )
         self.network = SimpleNamespace(
-            ports=self._listing(self.ports),
+            ports=self._listing(self.ports, project_id=PROJECT),
             delete_port=self._deleter("delete_port"),
             create_port=self._create_port,
         )
@@ -70,7 +79,8 @@ class FakeCloud:
             create_volume=self._create_volume,
         )
         self.image = SimpleNamespace(
-            images=self._listing(self.images), delete_image=self._deleter("delete_image")
+            images=self._listing(self.images, owner=PROJECT),
+            delete_image=self._deleter("delete_image"),
         )
 
     def endpoint_for(self, service: str) -> str | None:
@@ -121,7 +131,7 @@ class FakeCloud:
         self, server: Any, *, name: str, metadata: dict[str, str], wait: bool
     ) -> Any:
         # Nova makes the snapshot's metadata the image's (Glance extra) properties
-        self.images.append(thing(f"i{len(self.images)}", name, properties=metadata))
+        self.images.append(thing(f"i{len(self.images)}", name, properties=metadata, owner=PROJECT))
         return self.images[-1]
 
     @property
@@ -134,30 +144,30 @@ def cloud() -> FakeCloud:
     """Two runs' resources of every kind, and resources of no run beside them."""
     cloud = FakeCloud()
     cloud.servers += [
-        thing("s-a", metadata={RUN_TAG: "run-a", "role": "web"}),
+        ours("s-a", "run-a", metadata={RUN_TAG: "run-a", "role": "web"}),
         thing("s-none", metadata={}),
         thing("s-other", metadata={"owner": "matrix_run"}),
-        thing("s-b", metadata={RUN_TAG: "run-b"}),
+        ours("s-b", "run-b", metadata={RUN_TAG: "run-b"}),
         thing("s-empty", metadata={RUN_TAG: ""}),
     ]
     cloud.ports += [
-        thing("p-a", description="matrix_run=run-a"),
+        ours("p-a", "run-a", description="matrix_run=run-a"),
         thing("p-none", description=None),
         thing("p-mention", description="made by hand, not matrix_run=run-a"),
-        thing("p-b", description="matrix_run=run-b"),
+        ours("p-b", "run-b", description="matrix_run=run-b"),
         thing("p-bare", description="matrix_run="),
     ]
     cloud.volumes += [
-        thing("v-a", metadata={RUN_TAG: "run-a"}),
+        ours("v-a", "run-a", metadata={RUN_TAG: "run-a"}),
         thing("v-none", metadata={}),
-        thing("v-b", metadata={RUN_TAG: "run-b"}),
+        ours("v-b", "run-b", metadata={RUN_TAG: "run-b"}),
     ]
     cloud.images += [
-        thing("i-a", properties={RUN_TAG: "run-a", "os_type": "linux"}),
-        thing("i-none", properties=None),
-        thing("i-bare"),  # an image with no extra properties at all
-        thing("i-meta", metadata={RUN_TAG: "run-a"}, properties={}),  # images: properties only
-        thing("i-b", properties={RUN_TAG: "run-b"}),
+        ours("i-a", "run-a", properties={RUN_TAG: "run-a", "os_type": "linux"}, owner=PROJECT),
+        thing("i-none", properties=None, owner=PROJECT),
+        thing("i-bare", owner=PROJECT),  # an image with no extra properties at all
+        ours("i-meta", "run-a", metadata={RUN_TAG: "run-a"}, properties={}, owner=PROJECT),
+        ours("i-b", "run-b", properties={RUN_TAG: "run-b"}, owner=PROJECT),
     ]
     return cloud
 
@@ -194,7 +204,7 @@ def test_run_selects_one_runs_leftovers(cloud: FakeCloud) -> None:
 
 
 def test_a_leftover_keeps_the_resources_name(cloud: FakeCloud) -> None:
-    cloud.servers[0].name = "matrix-run-a-test-launch-server1"
+    cloud.servers[0].name = "matrix-run-a-test-launch-server1"  # how Resources names it
     (first, *_) = leftovers.find(cloud, "run-a")
     assert first == Leftover("server", "s-a", "matrix-run-a-test-launch-server1", "run-a")
 
@@ -203,6 +213,45 @@ def test_without_block_storage_volumes_are_not_asked_for(cloud: FakeCloud) -> No
     cloud.has_block_storage = False
     cloud.block_storage.volumes = lambda **_: pytest.fail("a cloud without cinder was asked")
     assert [kind for kind, _, _ in found(cloud)] == ["server"] * 2 + ["port"] * 2 + ["image"] * 2
+
+
+@pytest.mark.parametrize(
+    "impostor",
+    [
+        thing("s-x", "users-snapshot", metadata={RUN_TAG: "run-a"}),  # the tag, not the name
+        thing("s-x", "matrix-run-b-test-it-s", metadata={RUN_TAG: "run-a"}),  # another run's
+        thing("s-x", "web-1", metadata={RUN_TAG: "false"}),  # a person's tag
+        thing("s-x", "matrix-see ticket 42-x", metadata={RUN_TAG: "see ticket 42"}),
+        thing("s-x", "matrix-../x-y", metadata={RUN_TAG: "../x"}),
+    ],
+    ids=["tag only", "other run's name", "tag 'false'", "tag of prose", "tag with .."],
+)
+def test_a_tag_without_a_well_formed_run_id_and_matching_name_is_no_leftover(
+    cloud: FakeCloud, impostor: SimpleNamespace
+) -> None:
+    cloud.servers.insert(0, impostor)
+    assert "s-x" not in [rid for _, rid, _ in found(cloud)]
+
+
+def test_other_projects_images_and_ports_are_never_leftovers(cloud: FakeCloud) -> None:
+    cloud.images.append(ours("i-pub", "run-a", properties={RUN_TAG: "run-a"}, owner="someone"))
+    assert "i-pub" not in [rid for _, rid, _ in found(cloud)]  # listed for an admin, not ours
+    calls = [call for call in cloud.calls if call[0] == "list"]
+    assert len(calls) == 4  # ports and images were asked for this project's only (asserted)
+
+
+def test_without_run_only_runs_that_began_long_enough_ago_are_taken(cloud: FakeCloud) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+    old, new = "20261202T070000-aaaaaa-lab", "20261202T113000-bbbbbb-lab"
+    cloud.servers += [ours("s-old", old, metadata={RUN_TAG: old}),
+                      ours("s-new", new, metadata={RUN_TAG: new})]  # fmt: skip
+    aged = [rid for _, rid, _ in
+            [(lo.kind, lo.id, lo.run_id) for lo in
+             leftovers.find(cloud, older_than=timedelta(hours=3), now=now)]]  # fmt: skip
+    assert aged == ["s-old"]  # run-a and run-b say no start time: only --run takes them
+    assert [lo.id for lo in leftovers.find(cloud, new, older_than=None)] == ["s-new"]
 
 
 # --- deleting ----------------------------------------------------------------------------------
@@ -264,8 +313,8 @@ def test_a_dry_run_lists_and_deletes_nothing(
     )
     assert done.code == 0, done.err
     assert cloud.deletes == []
-    assert "t: would delete server s-a (run run-a)" in done.out
-    assert "t: would delete image i-a (run run-a)" in done.out
+    assert "t: would delete server matrix-run-a-test-it-s-a (run run-a)" in done.out
+    assert "t: would delete image matrix-run-a-test-it-i-a (run run-a)" in done.out
     assert "would delete 4 leftover(s)" in done.out
     assert "run-b" not in done.out
 
@@ -288,7 +337,7 @@ def test_cleanup_deletes_one_runs_leftovers_servers_first(
         ("delete_volume", "v-a"),
         ("delete_image", "i-a"),
     ]
-    assert "t: deleted server s-a (run run-a)" in done.out
+    assert "t: deleted server matrix-run-a-test-it-s-a (run run-a)" in done.out
     assert "deleted 4 leftover(s)" in done.out
 
 
