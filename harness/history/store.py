@@ -9,6 +9,7 @@ key decides who wins when two ingest the same run.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tarfile
 import tempfile
@@ -182,10 +183,10 @@ def load_results(run_dir: Path) -> list[Result]:
     return results
 
 
-def known(connection: sqlite3.Connection, run_id: str) -> bool:
-    return (
-        connection.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
-    )
+def stored_header(connection: sqlite3.Connection, run_id: str) -> str | None:
+    """The header the history holds for a run id, as it was ingested (None: not there)."""
+    row = connection.execute("SELECT header FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return str(row[0]) if row else None
 
 
 def _first_error(error: Exception) -> str:
@@ -296,6 +297,11 @@ def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
                 except MalformedRecord as error:
                     report.rejected.append(f"{path}: {error}")
             elif path.is_dir():
+                for link in _linked_dirs(path):
+                    report.rejected.append(
+                        f"{link}: a symbolic link to a directory, not followed "
+                        "(ingest what it points to instead)"
+                    )
                 _ingest_dirs(connection, run_dirs([path]), report, path)
             else:
                 report.rejected.append(
@@ -306,6 +312,17 @@ def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
     finally:
         connection.close()
     return report
+
+
+def _linked_dirs(folder: Path) -> list[Path]:
+    """Symbolic links to directories below `folder`, which the search for runs does not
+    follow (a link could lead out of the folder, or round in a loop)."""
+    found = []
+    for directory, subdirs, _files in os.walk(folder):
+        for name in subdirs:
+            if Path(directory, name).is_symlink():
+                found.append(Path(directory, name))
+    return sorted(found)
 
 
 def _is_tarball(path: Path) -> bool:
@@ -327,8 +344,16 @@ def _ingest_dirs(
         found = True
         try:
             header = load_header(run_dir)
-            if known(connection, header.run_id):  # re-ingesting a results folder stays cheap
-                report.already.append(header.run_id)
+            stored = stored_header(connection, header.run_id)
+            if stored is not None:  # re-ingesting a results folder reads headers only
+                if stored == header.model_dump_json():
+                    report.already.append(header.run_id)
+                else:
+                    report.rejected.append(
+                        f"{run_dir / RUN_FILE}: conflict: run {header.run_id} is in the history "
+                        "with a different header (a run id used twice, or a record changed "
+                        "after it was ingested); the history keeps the first"
+                    )
                 continue
             results = load_results(run_dir)
         except (MalformedRecord, OSError) as error:

@@ -202,3 +202,35 @@ def test_a_full_disk_says_so_and_keeps_what_went_in(tmp_path: Path) -> None:
     finally:
         subprocess.run(["umount", str(disk)], check=True)
     assert not os.path.ismount(disk)
+
+
+def test_the_same_run_id_with_another_header_is_a_conflict_not_already_there(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "h.sqlite"
+    first = make_run(tmp_path / "one", "run-1", ["passed"])
+    assert ingest(db, [first]).added == ["run-1"]
+    assert ingest(db, [first]).already == ["run-1"]  # the very same record: nothing to say
+    second = make_run(tmp_path / "two", "run-1", ["failed"], combination="libvirt-kvm/nfs/ovn")
+    report = ingest(db, [second])
+    assert (report.added, report.already) == ([], [])
+    assert len(report.rejected) == 1 and "conflict: run run-1" in report.rejected[0]
+    assert rows_of(db, "SELECT combination FROM runs") == [("libvirt-qemu/ceph-rbd/ovn",)]
+
+
+def test_a_symlinked_run_directory_is_named_not_skipped_silently(tmp_path: Path) -> None:
+    real = make_run(tmp_path / "elsewhere", "run-far", ["passed"])
+    runs = tmp_path / "runs"
+    make_run(runs, "run-near", ["passed"])
+    (runs / "linked").symlink_to(real, target_is_directory=True)
+    report = ingest(tmp_path / "h.sqlite", [runs])
+    assert report.added == ["run-near"]
+    assert report.rejected == [
+        f"{runs / 'linked'}: a symbolic link to a directory, not followed "
+        "(ingest what it points to instead)"
+    ]
+
+
+def rows_of(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as history:
+        return history.execute(sql).fetchall()
