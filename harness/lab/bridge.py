@@ -5,7 +5,7 @@ this bridge, and dnsmasq on the bridge gives the guest an address, as Neutron's 
 would. Everything stays on the bridge: dnsmasq answers DHCP only (no DNS, `--port=0`),
 offers no router or DNS server, and the subnet must be private and unused on this machine.
 
-A host with a network namespace of its own (a second compute, hypervisor.py) is reached by
+A host with a network namespace of its own (each libvirt cell host, hypervisor.py) is reached by
 an uplink: a veth pair whose outer end is a port of this bridge and whose inner end is a port
 of a bridge inside the namespace (`INNER_BRIDGE`), which holds the host's address and which
 its guests' taps join. Both ends go when the namespace does; `destroy` checks they did.

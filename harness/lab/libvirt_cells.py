@@ -93,9 +93,10 @@ def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
     returns its path. On failure everything started here is stopped again. (What a killed
     earlier run left is gone already: `control.up` stops a cell, which tears this down.)
 
-    The first host runs in the machine's network namespace and every other one in its own,
-    reached from the lab bridge by an uplink, so that a guest's tap can exist on two hosts
-    at once during a live migration. Hosts of a shared-storage cell share one instances_path.
+    Every host runs in a network namespace of its own, reached from the lab bridge by an
+    uplink: a guest's tap then exists on two hosts at once during a live migration, and two
+    cells never meet on a tap name (Nova names taps after port ids, and the Neutron
+    fixture's ports have fixed ids). Hosts of a shared-storage cell share one instances_path.
     """
     cell_dir = cell_dir.resolve()
     guest = image.build(progress=progress)
@@ -111,14 +112,14 @@ def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
         first: hypervisor.LibvirtHost | None = None
         for index, name in enumerate(cell.hosts):
             progress(f"{cell.name}: starting libvirtd for {name}")
-            address = lab_bridge.address + index  # .1 (the bridge's own) for the first host
+            address = lab_bridge.address + 1 + index  # .1 is the bridge's own
             low = 49152 + MIGRATION_PORTS * index
             host = hypervisor.start(
                 host_root(cell_dir, name),
                 f"{cell.name}-{name}",
                 migration_host=str(address),
                 migration_ports=(low, low + MIGRATION_PORTS - 1),
-                own_network=index > 0,
+                own_network=True,
             )
             first = first or host
             joins = lab_bridge.name

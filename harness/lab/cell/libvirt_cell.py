@@ -28,9 +28,9 @@ instead (each measured: see shared/reference/libvirt-lab.md):
   and a snapshot is booted or unshelved only once it is whole.
 - The Neutron fixture binds ports as `ovs`; Nova 34 refuses Linux bridge VIFs, so ports are
   bound as `tap`: Nova creates the tap itself, and a hook enslaves it to the lab bridge that
-  dnsmasq serves, so the guest gets a DHCP lease. A host with a network namespace of its own
-  (every host but the first) gets its taps made there, on the bridge the lab's uplink joins:
-  during a live migration the same tap exists on both hosts.
+  dnsmasq serves, so the guest gets a DHCP lease. Each host has a network namespace of its
+  own, where its taps are made, on the bridge the lab's uplink joins: during a live migration
+  the same tap exists on both hosts, and two cells never meet on a tap name.
 - The Cinder fixture hands out connection info no driver can attach: each volume is backed by
   a sparse file on a loop device instead, attached as a `local` volume (a volume made from an
   image gets the image's bytes), so guests see a real disk appear and go.
@@ -324,37 +324,27 @@ def bind_ports_as_tap(neutron):
 
 
 def plug_taps_per_host(config):
-    """Make each tap where its host's QEMU opens it and put it on that host's bridge (what a
-    Neutron agent would do), noting its name so that `lab down` removes it even if the cell
-    dies before Nova does. A host in the machine's network namespace keeps Nova's own plug."""
+    """Make each tap in its host's network namespace, where that host's QEMU opens it, and
+    put it on the host's bridge (what a Neutron agent would do). Nova's own plug would make
+    it in this process's namespace. The name is noted for the record of what Nova plugged."""
     from nova.virt.libvirt import vif
 
     by_uri = {spec["uri"]: spec for spec in config["hosts"].values()}
     taps_file = config["taps_file"]
-    original_plug, original_unplug = (
-        vif.LibvirtGenericVIFDriver.plug_tap,
-        vif.LibvirtGenericVIFDriver.unplug_tap,
-    )
 
     def plug_tap(self, instance, vif_model):
         spec = by_uri[self.host._uri]
         device = self.get_vif_devname(vif_model)
         with open(taps_file, "a", encoding="utf-8") as noted:
             noted.write(device + "\n")
-        if spec["netns"] is None:
-            original_plug(self, instance, vif_model)
-            _ip(None, "link", "set", device, "master", spec["bridge"], "up")
-        else:
-            if not _ip(spec["netns"], "link", "show", device, check=False):
-                _ip(spec["netns"], "tuntap", "add", device, "mode", "tap")
-            _ip(spec["netns"], "link", "set", device, "master", spec["bridge"], "up")
+        if not _ip(spec["netns"], "link", "show", device, check=False):
+            _ip(spec["netns"], "tuntap", "add", device, "mode", "tap")
+        _ip(spec["netns"], "link", "set", device, "master", spec["bridge"], "up")
         LOG.info("tap %s of %s joined bridge %s on %s", device, instance.uuid,
                  spec["bridge"], self.host._uri)  # fmt: skip
 
     def unplug_tap(self, instance, vif_model):
         spec = by_uri[self.host._uri]
-        if spec["netns"] is None:
-            return original_unplug(self, instance, vif_model)
         device = self.get_vif_devname(vif_model)
         if _ip(spec["netns"], "link", "show", device, check=False):
             _ip(spec["netns"], "link", "delete", device, check=False)
