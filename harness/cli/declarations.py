@@ -15,7 +15,8 @@ from harness.cli.options import Settings, axis_filter, axis_option
 from harness.cli.output import console
 from harness.declarations import schema
 from harness.declarations.applicability import Verdict, verdicts
-from harness.declarations.loading import FILES, LABS_DIR, load_matrix
+from harness.declarations.layout import FILES, LABS_DIR
+from harness.declarations.loading import load_matrix
 from harness.declarations.matrix import Combination, Matrix
 from harness.declarations.problems import display_path, unknown
 

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
-from harness.declarations.loading import LABS_DIR, load_lab, load_matrix
+from harness.declarations.layout import LABS_DIR
+from harness.declarations.loading import load_lab, load_matrix
 from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.problems import unknown
 from harness.history.store import DEFAULT_DB

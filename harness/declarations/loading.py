@@ -7,6 +7,7 @@ take part in the cross-file checks. Nothing is returned unless there are no prob
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,19 +15,12 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from harness.declarations import model, references
+from harness.declarations import layout, model, references
 from harness.declarations.diagnostics import salvage, validate
+from harness.declarations.layout import FILES
 from harness.declarations.matrix import Combination, Lab, Matrix
 from harness.declarations.problems import DeclarationError, Mark, Problem, display_path
 from harness.declarations.yamlsource import Document, load_file
-
-FILES = {
-    "axes": "axes.yaml",
-    "features": "features.yaml",
-    "combinations": "combinations.yaml",
-    "levels": "levels.yaml",
-}
-LABS_DIR = "labs"
 
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "axes": TypeAdapter(model.AxesFile),
@@ -83,6 +77,7 @@ def load_matrix(root: Path, lab_files: Sequence[Path] = (), *, labs_dir: bool = 
             [Problem(Mark(display_path(root), 1, 1), "not a directory of matrix declarations")]
         )
     docs = {kind: collect.document(root / name) for kind, name in FILES.items()}
+    collect.problems += layout.stray_files(root)
 
     collect.whole("axes", docs["axes"])
     axes: dict[str, dict[str, model.AxisValue]] = {}
@@ -116,7 +111,7 @@ def load_matrix(root: Path, lab_files: Sequence[Path] = (), *, labs_dir: bool = 
     if policy is not None and docs["levels"] is not None:
         collect.problems += references.check_policy(policy, docs["levels"].source)
 
-    paths = _lab_paths(root, lab_files, labs_dir)
+    paths = _lab_paths(root, lab_files, labs_dir, collect)
     labs = _load_labs(paths, combinations, collect, check_references=resolved)
 
     if collect.problems:
@@ -131,12 +126,18 @@ def load_lab(root: Path, lab_file: Path) -> tuple[Matrix, Lab]:
     return matrix, lab
 
 
-def _lab_paths(root: Path, lab_files: Iterable[Path], labs_dir: bool) -> list[Path]:
-    found = sorted((root / LABS_DIR).glob("*.yaml")) if labs_dir else []
-    seen = {p.resolve() for p in found}
-    for path in lab_files:
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
+def _lab_paths(
+    root: Path, named: Iterable[Path], labs_dir: bool, collect: _Collector
+) -> list[Path]:
+    """labs/*.yaml (when `labs_dir`), then the lab files named, each file once."""
+    found: list[Path] = []
+    if labs_dir:
+        found, problems = layout.lab_files(root)
+        collect.problems += problems
+    seen = {os.path.realpath(p) for p in found}  # realpath: a link loop is not an error here
+    for path in named:
+        if os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
             found.append(path)
     return found
 

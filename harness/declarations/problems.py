@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,19 +51,23 @@ class DeclarationError(BadInput):
 
 
 def display_path(path: Path) -> str:
-    """Paths relative to the working directory read better in messages, when that is possible."""
+    """Paths relative to the working directory read better in messages, when that is possible.
+    Links are not followed: a message names the file as it was declared (not /dev/zero that
+    it links to), and a link loop cannot stop the message being written."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
+    except (ValueError, OSError):  # elsewhere, or the working directory is gone
         return str(path)
 
 
-def did_you_mean(word: object, candidates: Iterable[str]) -> str:
-    """A '; did you mean ...?' suffix for a misspelt reference, or '' when nothing is close."""
+def did_you_mean(word: object, candidates: Iterable[str], suffix: str = "") -> str:
+    """A '; did you mean ...?' suffix for a misspelt reference, or '' when nothing is close.
+    File names are compared without their common `suffix` ('.yaml' alone would make any two
+    names look alike) and shown with it."""
     if not isinstance(word, str):
         return ""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return f"; did you mean '{close[0]}{suffix}'?" if close else ""
 
 
 def one_of(candidates: Sequence[str], limit: int = 12) -> str:

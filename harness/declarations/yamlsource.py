@@ -17,6 +17,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.declarations.problems import DeclarationError, Mark, Problem, display_path
+from harness.reading import read_bounded
 
 PathKey = tuple[str | int, ...]
 
@@ -25,6 +26,14 @@ _PLAIN_SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "nul
 # Dates are written unquoted often enough (flag dates, release dates); keep them as text.
 _TEXT_TAGS = {f"{_TAG}timestamp"}
 _COLLECTION_TAGS = {f"{_TAG}map", f"{_TAG}seq"}
+_NUMBER_TAGS = {f"{_TAG}int", f"{_TAG}float"}
+
+DECLARATION_BYTES = 1 << 20
+"""The largest declaration file read (the shipped ones are under 30 KiB): a bigger one, or an
+endless one, would only cost memory and seconds of parsing."""
+NUMBER_CHARACTERS = 100
+"""The longest number read: Python refuses to convert integers of over 4,300 digits, and
+converting long ones (base 60 included, '1:2:3') takes time quadratic in their length."""
 
 
 @dataclass
@@ -129,9 +138,10 @@ def load_text(text: str, path: Path) -> Document:
 
 
 def load_file(path: Path) -> Document:
-    """Read and parse a declaration file; unreadable files are problems too, not tracebacks."""
+    """Read and parse a declaration file; unreadable files are problems too, not tracebacks.
+    Only a regular file of at most DECLARATION_BYTES is read (harness.reading)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, DECLARATION_BYTES, "a declaration file").decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         problem = Problem(Mark(display_path(path), 1, 1), f"cannot read: {reason}")
@@ -175,6 +185,15 @@ def _scalar(node: ScalarNode, file: str, problems: list[Problem]) -> Any:
         return node.value
     if node.tag not in _PLAIN_SCALAR_TAGS:
         problems.append(Problem(_mark(file, node.start_mark), f"tag '{node.tag}' is not allowed"))
+        return None
+    if node.tag in _NUMBER_TAGS and len(node.value) > NUMBER_CHARACTERS:
+        problems.append(
+            Problem(
+                _mark(file, node.start_mark),
+                f"a number written with {len(node.value)} characters is too long (at most "
+                f"{NUMBER_CHARACTERS}); quote it if it is text",
+            )
+        )
         return None
     return yaml.SafeLoader.yaml_constructors[node.tag](_SCALARS, node)
 

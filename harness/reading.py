@@ -1,0 +1,53 @@
+"""Reading a file the harness did not write, in bounded time and memory.
+
+Only a regular file is opened: a FIFO blocks its reader until someone writes, a device such
+as /dev/zero never ends, and opening some devices does something. The kind is checked with
+stat before the open (which is non-blocking besides) and again on the open file, in case the
+path was swapped meanwhile; then at most `limit` bytes are read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class RefusedFile(OSError):
+    """A file that is not read at all: not a regular file, or larger than its bound. An
+    OSError, so that whoever reports unreadable files reports these the same way."""
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at `path` (links followed), refused when it is another
+    kind of file or holds more than `limit` bytes; `what` names it in that message."""
+    _refuse_unless_regular(os.stat(path).st_mode)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as handle:
+        _refuse_unless_regular(os.fstat(descriptor).st_mode)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise RefusedFile(f"larger than {size(limit)}, the most {what} may hold")
+    return data
+
+
+def _refuse_unless_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in KINDS if test(mode)), "an unknown kind")
+        raise RefusedFile(f"not a regular file ({kind})")
+
+
+def size(count: int) -> str:
+    """A byte count as people write limits: 1 MiB, 256 MiB, 1 GiB (else in bytes)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift and count % (1 << shift) == 0:
+            return f"{count >> shift} {unit}"
+    return f"{count} bytes"
