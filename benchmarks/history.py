@@ -53,7 +53,8 @@ import yaml
 from harness.declarations.applicability import verdicts
 from harness.declarations.loading import load_matrix
 from harness.declarations.matrix import Matrix
-from harness.history.store import connect, ingest, ingest_run
+from harness.history.database import connect
+from harness.history.store import ingest, ingest_run
 from harness.run.records import RESULTS_FILE, RUN_FILE, Provenance, Result, RunHeader
 
 REPO = Path(__file__).resolve().parent.parent

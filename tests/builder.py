@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness.history.store import connect, ingest_run
+from harness.history.database import connect
+from harness.history.store import ingest_run
 from harness.run.records import Provenance, Result, RunHeader
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

@@ -21,7 +21,7 @@ from harness.declarations.layout import LABS_DIR
 from harness.declarations.loading import load_lab, load_matrix
 from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.problems import unknown
-from harness.history.store import DEFAULT_DB
+from harness.history.database import DEFAULT_DB
 from harness.lab.state import DEFAULT_DIR as DEFAULT_LAB_DIR
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,8 +1,9 @@
 """History: every run record ever ingested, in SQLite, and the evidence read from it.
 
-`store` owns the schema (runs, results, facts; WAL; a checked schema version) and ingest:
-records validated whole, one transaction per run, idempotent by run id. `evidence` reads
-it back in one streamed pass in run order and says what counts: runs whose preflight failed
-or was skipped, forced runs, and embedded-lab runs of real combinations count for nothing
-(each counted with its reason), and skips are not evidence except flagged ones.
+`database` owns the schema (runs, results, facts; WAL; a checked schema version) and opens
+the file; `store` is ingest: records validated whole, one transaction per run, idempotent by
+run id. `evidence` reads it back in one streamed pass in run order and says what counts: runs
+whose preflight failed or was skipped, forced runs, and embedded-lab runs of real
+combinations count for nothing (each counted with its reason), and skips are not evidence
+except flagged ones.
 """

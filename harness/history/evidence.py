@@ -26,7 +26,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from harness.declarations.matrix import Matrix
-from harness.history.store import check_schema
+from harness.history.database import check_schema
 from harness.run.records import FLAGGED, utc
 
 WINDOW_RUNS_KEPT = 50

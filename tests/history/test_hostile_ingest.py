@@ -18,7 +18,8 @@ import pytest
 
 from harness.declarations.loading import load_matrix
 from harness.history import store
-from harness.history.store import HistoryWriteError, ingest
+from harness.history.database import HistoryWriteError
+from harness.history.store import ingest
 from harness.levels.compute import compute_levels
 from harness.run import records
 from tests.history.test_ingest import make_run

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.declarations.loading import load_matrix
-from harness.history.store import connect, ingest
+from harness.history.database import connect
+from harness.history.store import ingest
 from harness.levels.compute import compute_levels
 from harness.run.records import Provenance, Result, RunHeader, append_result, write_header
 
@@ -165,7 +166,7 @@ def test_ingest_command_reports_and_exits_2_on_rejects(tmp_path: Path) -> None:
 
 
 def test_a_history_of_another_schema_version_is_refused_unchanged(tmp_path: Path) -> None:
-    from harness.history.store import HistoryVersionError
+    from harness.history.database import HistoryVersionError
 
     db = tmp_path / "history.sqlite"
     connect(db).close()

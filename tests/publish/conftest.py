@@ -15,7 +15,8 @@ import pytest
 
 from harness.declarations.loading import load_matrix
 from harness.declarations.matrix import Matrix
-from harness.history.store import connect, ingest_run
+from harness.history.database import connect
+from harness.history.store import ingest_run
 from harness.levels.compute import LevelMatrix, compute_levels
 from harness.publish import publish
 from harness.run.records import Provenance, Result, RunHeader
