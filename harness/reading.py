@@ -29,14 +29,20 @@ class RefusedFile(OSError):
 def read_bounded(path: Path, limit: int, what: str) -> bytes:
     """The bytes of the regular file at `path` (links followed), refused when it is another
     kind of file or holds more than `limit` bytes; `what` names it in that message."""
+    data = read_start(path, limit + 1)
+    if len(data) > limit:
+        raise RefusedFile(f"larger than {size(limit)}, the most {what} may hold")
+    return data
+
+
+def read_start(path: Path, count: int) -> bytes:
+    """At most the first `count` bytes of the regular file at `path` (links followed);
+    RefusedFile, before anything is opened, for any other kind of file."""
     _refuse_unless_regular(os.stat(path).st_mode)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(descriptor, "rb") as handle:
         _refuse_unless_regular(os.fstat(descriptor).st_mode)
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise RefusedFile(f"larger than {size(limit)}, the most {what} may hold")
-    return data
+        return handle.read(count)
 
 
 def _refuse_unless_regular(mode: int) -> None:

@@ -6,13 +6,19 @@ refuses one of another version before reading or writing anything in it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import uuid
 from pathlib import Path
 
 from harness.errors import BadInput, Failure
+from harness.reading import read_start
 
 DEFAULT_DB = Path("results") / "history.sqlite"
 SCHEMA_VERSION = 1
+SQLITE_MAGIC = b"SQLite format 3\x00"  # how every SQLite 3 database begins
+TABLES = {"meta", "runs", "results", "facts"}
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 SCHEMA = """
@@ -63,7 +69,8 @@ DROP INDEX IF EXISTS results_by_feature;
 
 
 class HistoryVersionError(BadInput):
-    """The database was written by a harness with another schema; nothing was changed."""
+    """The file is not a history this harness reads (not SQLite, not a matrix history, or of
+    another schema version); nothing was changed."""
 
 
 class HistoryWriteError(Failure):
@@ -71,32 +78,111 @@ class HistoryWriteError(Failure):
 
 
 def connect(db: Path) -> sqlite3.Connection:
-    db.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(db, timeout=60, isolation_level=None)  # explicit transactions
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    connection.executescript(META)
+    """The history, for writing: made whole where no file is (_create); an existing file is
+    checked to be a history of this schema version before anything in it is written."""
+    try:
+        if not db.exists():
+            _create(db)
+        check_file(db)
+        connection = sqlite3.connect(db, timeout=60, isolation_level=None)
+    except (OSError, sqlite3.Error) as error:
+        raise HistoryWriteError(f"{db}: cannot open the history for writing: {error}") from None
     try:
         check_schema(connection, db)
-    except HistoryVersionError:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.executescript(SCHEMA)  # what a newer harness of this version adds or drops
+    except sqlite3.Error as error:
+        connection.close()
+        raise HistoryWriteError(f"{db}: cannot open the history for writing: {error}") from None
+    except BaseException:
         connection.close()
         raise
-    connection.executescript(SCHEMA)
-    connection.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-    )
     return connection
 
 
-def check_schema(connection: sqlite3.Connection, db: Path) -> None:
-    """Refuse a history another schema wrote, before reading or writing anything in it."""
+def _create(db: Path) -> None:
+    """A new history at `db`, unless one appeared meanwhile: built beside it and linked into
+    place, so no reader and no concurrent ingest ever sees one half made; an empty or
+    half-made file at `db` is then never the harness's own."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    name = db.with_name(f".{db.name}.{uuid.uuid4().hex[:12]}.new")  # SQLite's permissions
     try:
-        found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-    except sqlite3.OperationalError:  # no meta table: not written by the harness at all
-        raise HistoryVersionError(f"{db}: not a matrix history (no schema version)") from None
-    if found is not None and found[0] != str(SCHEMA_VERSION):
+        with contextlib.closing(sqlite3.connect(name, isolation_level=None)) as new:
+            new.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
+            new.executescript(f"BEGIN; {META} {SCHEMA} {_VERSION_ROW}; COMMIT;")
+        try:
+            os.link(name, db)
+        except FileExistsError:  # another ingest made it first: use theirs
+            pass
+        except OSError:  # a file system without hard links: the same, less strictly
+            if not db.exists():
+                os.replace(name, db)
+    finally:
+        name.unlink(missing_ok=True)
+
+
+_VERSION_ROW = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}')"
+
+
+def connect_read_only(db: Path) -> sqlite3.Connection:
+    """The history, for reading only, checked as `connect` checks it and never written. On a
+    read-only file system it is opened immutable: SQLite cannot make the shared-memory file
+    a WAL reader needs beside it there, and nobody can be writing to it."""
+    check_file(db)
+    uri = f"{db.absolute().as_uri()}?mode=ro"  # as_uri escapes '?' and '#' in the name
+    if os.statvfs(db).f_flag & os.ST_RDONLY:
+        uri += "&immutable=1"
+    connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+    try:
+        check_schema(connection, db)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def check_file(db: Path) -> None:
+    """Refuse, before SQLite opens it, a file that cannot be a history: SQLite takes an empty
+    file for a new database and writes into it, and finds anything else not a database only
+    when a query runs. Only a regular file is looked at (harness.reading)."""
+    try:
+        start = read_start(db, len(SQLITE_MAGIC))
+    except OSError as error:
+        raise HistoryVersionError(f"{db}: cannot read: {error.strerror or error}") from None
+    if not start:
+        raise HistoryVersionError(
+            f"{db}: an empty file, not a matrix history (ingest makes a new history only where "
+            "no file is)"
+        )
+    if start != SQLITE_MAGIC:
+        raise HistoryVersionError(f"{db}: not a SQLite database, so not a matrix history")
+
+
+def check_schema(connection: sqlite3.Connection, db: Path) -> None:
+    """Refuse a database that is not a history of this schema version, before reading or
+    writing anything in it."""
+    try:
+        tables = {row[0] for row in connection.execute(_TABLES_QUERY)}
+        found = (
+            connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if "meta" in tables
+            else None
+        )
+    except sqlite3.DatabaseError as error:  # a damaged file, or one SQLite cannot open
+        raise HistoryVersionError(f"{db}: not a readable SQLite database: {error}") from None
+    if found is None:
+        raise HistoryVersionError(f"{db}: not a matrix history (no schema version)")
+    if found[0] != str(SCHEMA_VERSION):
         raise HistoryVersionError(
             f"{db}: the history's schema is version {found[0]} and this harness reads version "
             f"{SCHEMA_VERSION}; ingest the run records into a new database instead "
             "(matrix ingest results/runs --db NEW.sqlite)"
         )
+    if missing := TABLES - tables:
+        raise HistoryVersionError(
+            f"{db}: not a matrix history (no table {', '.join(sorted(missing))})"
+        )
+
+
+_TABLES_QUERY = "SELECT name FROM sqlite_master WHERE type = 'table'"

@@ -26,7 +26,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from harness.declarations.matrix import Matrix
-from harness.history.database import check_schema
+from harness.history.database import connect_read_only
 from harness.run.records import FLAGGED, utc
 
 WINDOW_RUNS_KEPT = 50
@@ -164,9 +164,8 @@ def _stream(
     keep: int,
     window_start: str,
 ) -> dict[tuple[str, str], Observation]:
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
+    connection = connect_read_only(db)
     try:
-        check_schema(connection, db)
         connection.execute("BEGIN")  # one snapshot for every query, whoever ingests meanwhile
         cells_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
         runs = _runs(connection, matrix, cells_by_combination, window_start)

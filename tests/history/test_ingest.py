@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -147,6 +148,24 @@ def test_concurrent_ingests_lose_nothing_and_duplicate_nothing(tmp_path: Path) -
         assert process.returncode == 0, err
     assert rows(db, "SELECT count(*) FROM runs") == [(21,)]
     assert rows(db, "SELECT count(*) FROM results") == [(21 * 20,)]
+
+
+def refuse_hard_links(*args: object) -> None:
+    raise PermissionError(1, "Operation not permitted")
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_new_history_is_put_in_place_whole_and_leaves_nothing_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool
+) -> None:
+    """Built beside its path, then linked (or, without hard links, moved) into place: no
+    reader and no other ingest sees it empty or half made."""
+    if not hard_links:
+        monkeypatch.setattr(os, "link", refuse_hard_links)
+    run_dir = make_run(tmp_path / "runs", "run-1", ["passed"])
+    assert ingest(tmp_path / "h.sqlite", [run_dir]).added == ["run-1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.sqlite", "runs"]
+    assert rows(tmp_path / "h.sqlite", "SELECT value FROM meta") == [("1",)]
 
 
 def test_ingest_command_reports_and_exits_2_on_rejects(tmp_path: Path) -> None:

@@ -1,0 +1,138 @@
+"""Options that name the wrong thing: a --db that is no history, an --at out of range, an
+output under a file or on a read-only file system. Each is one line naming the path and the
+cause, exit 2, and nothing is changed (docs/security.md: what options are checked for)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.builder import History
+from tests.conftest import SHIPPED, Result
+
+COMBINATION = "libvirt-kvm/ceph-rbd/ovs"
+READERS = [
+    ["levels"],
+    ["check", COMBINATION],
+    ["publish", "--out", "{tmp}/site"],
+]
+EVERY_DB_COMMAND = [["ingest", "{tmp}/runs"], *READERS]
+
+
+@pytest.fixture
+def matrix_dir(small: Path) -> Path:
+    shutil.copy(SHIPPED / "levels.yaml", small / "levels.yaml")
+    return small
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    from tests.history.test_ingest import make_run
+
+    make_run(tmp_path / "runs", "run-1", ["passed"], combination=COMBINATION)
+    return tmp_path / "runs"
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` with its bytes: what 'nothing changed' compares."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def other_sqlite(path: Path, statements: list[str]) -> Path:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        for statement in statements:
+            db.execute(statement)
+    return path
+
+
+NOT_HISTORIES: dict[str, tuple[Callable[[Path], object], str]] = {
+    "not sqlite": (lambda p: p.write_text("hello\n"), "not a SQLite database"),
+    "empty": (lambda p: p.write_bytes(b""), "an empty file, not a matrix history"),
+    "another schema": (
+        lambda p: other_sqlite(p, ["CREATE TABLE notes (id INTEGER, body TEXT)"]),
+        "not a matrix history (no schema version)",
+    ),
+    "a meta table of its own": (
+        lambda p: other_sqlite(
+            p,
+            [
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "INSERT INTO meta VALUES ('name', 'tiles')",
+            ],
+        ),
+        "not a matrix history (no schema version)",
+    ),
+    "another schema version": (
+        lambda p: other_sqlite(
+            p,
+            [
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "INSERT INTO meta VALUES ('schema', '2')",
+            ],
+        ),
+        "the history's schema is version 2 and this harness reads version 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", EVERY_DB_COMMAND, ids=lambda c: c[0])
+@pytest.mark.parametrize("kind", list(NOT_HISTORIES))
+def test_a_db_that_is_no_history_is_one_line_exit_2_and_left_as_it_was(
+    run: Callable[..., Result],
+    matrix_dir: Path,
+    runs: Path,
+    tmp_path: Path,
+    command: list[str],
+    kind: str,
+) -> None:
+    make, cause = NOT_HISTORIES[kind]
+    (tmp_path / "dbs").mkdir()
+    db = tmp_path / "dbs" / "h.sqlite"
+    make(db)
+    before = listing(tmp_path / "dbs")
+    args = [part.format(tmp=tmp_path) for part in command]
+    result = run("--matrix", str(matrix_dir), *args, "--db", str(db))
+    assert result.code == 2, result.err
+    assert result.err.count("\n") == 1 and result.err.startswith(f"matrix: {db}: "), result.err
+    assert cause in result.err
+    assert listing(tmp_path / "dbs") == before  # no tables added, no -wal or -shm beside it
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[Path]:
+    """A real read-only file system (a tmpfs mounted ro; root, as the lab's tests are)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        History(mount / "history.sqlite").run(COMBINATION, {"live-snapshot": "passed"})
+        with contextlib.closing(sqlite3.connect(mount / "history.sqlite")) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for sidecar in mount.glob("history.sqlite-*"):
+            sidecar.unlink()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
+def test_a_history_on_a_read_only_file_system_can_still_be_read(
+    run: Callable[..., Result],
+    matrix_dir: Path,
+    tmp_path: Path,
+    read_only: Path,
+    command: list[str],
+) -> None:
+    args = [part.format(tmp=tmp_path) for part in command]
+    db = str(read_only / "history.sqlite")
+    result = run("--matrix", str(matrix_dir), *args, "--db", db)
+    assert result.code == 0, result.err
+    assert "live-snapshot" in result.out or command[0] != "check"
