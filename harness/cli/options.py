@@ -23,6 +23,7 @@ from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.problems import unknown
 from harness.history.database import DEFAULT_DB
 from harness.lab.state import DEFAULT_DIR as DEFAULT_LAB_DIR
+from harness.run.records import in_range
 
 F = TypeVar("F", bound=Callable[..., Any])
 EMBEDDED_LAB = "embedded.yaml"
@@ -106,7 +107,8 @@ def axis_filter(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
 
 
 class Moment(click.ParamType[datetime]):
-    """An ISO 8601 time; without a zone it is UTC."""
+    """An ISO 8601 time; without a zone it is UTC. Only the years a record may name are
+    accepted (records.in_range): levels judged at any other time would have no evidence."""
 
     name = "time"
 
@@ -119,7 +121,13 @@ class Moment(click.ParamType[datetime]):
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             self.fail(f"'{value}': expected an ISO 8601 time such as 2026-11-21T12:00:00Z")
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        try:
+            in_range(moment, str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+        return moment
 
 
 def feature_option(help: str) -> Callable[[F], F]:

@@ -269,11 +269,16 @@ RESERVED_LEVEL_IDS = frozenset(level.replace("/", "-") for level in COMPUTED_LEV
 """Ladder ids are slugs, so 'n/a' is reserved as the slug 'n-a' too."""
 
 
+MAX_DAYS = 36_500
+"""A century: a window reaches back that far from any time levels are judged at (from 1970
+on) without leaving the calendar Python can count in."""
+
+
 class Criterion(Strict):
     name: Text
     weight: Annotated[int, Field(ge=0, le=100)]
     description: Text
-    window_days: Annotated[int, Field(ge=1)] | None = None
+    window_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = None
     min_runs: Annotated[int, Field(ge=1)] | None = None
     min_pass_rate: Annotated[float, Field(ge=0, le=1)] | None = None
     min_labs: Annotated[int, Field(ge=2)] | None = None
@@ -289,7 +294,7 @@ class Level(Strict):
 
 class LevelPolicy(Strict):
     criteria: dict[CriterionId, Criterion]
-    stale_after_days: Annotated[int, Field(ge=1)] = Field(
+    stale_after_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = Field(
         90,
         description="A cell whose newest valid result is older than this is unknown, "
         "whatever it once proved.",

@@ -62,13 +62,21 @@ def _timestamp(text: str) -> str:
         raise ValueError(f"{text[:40]!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise ValueError(f"{text[:40]!r} has no UTC offset")
+    in_range(moment, text)
+    return text
+
+
+def in_range(moment: datetime, text: str) -> datetime:
+    """The moment in UTC, when it is a year from EARLIEST to LATEST there: the times a record
+    may state, and so the only ones worth judging at (date arithmetic near year 1 or 9999
+    overflows). Else a ValueError quoting `text`."""
     try:
         in_utc = moment.astimezone(timezone.utc)
     except OverflowError:
         raise ValueError(f"{text[:40]!r} is out of range") from None
     if not EARLIEST <= in_utc.year <= LATEST:
         raise ValueError(f"{text[:40]!r} is not between {EARLIEST} and {LATEST}")
-    return text
+    return in_utc
 
 
 Timestamp = Annotated[str, AfterValidator(_timestamp)]

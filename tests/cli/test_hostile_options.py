@@ -105,6 +105,47 @@ def test_a_db_that_is_no_history_is_one_line_exit_2_and_left_as_it_was(
     assert not (tmp_path / "site").exists()
 
 
+@pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    ("at", "cause"),
+    [
+        ("99999-01-01", "expected an ISO 8601 time"),
+        ("garbage", "expected an ISO 8601 time"),
+        ("0001-01-01", "'0001-01-01' is not between 1970 and 9999"),
+        ("0001-01-01T00:00:00+14:00", "'0001-01-01T00:00:00+14:00' is out of range"),
+        ("9999-12-31T23:59:59-12:00", "'9999-12-31T23:59:59-12:00' is out of range"),
+        ("1960-01-01", "'1960-01-01' is not between 1970 and 9999"),
+    ],
+)
+def test_an_at_out_of_range_is_a_usage_error(
+    run: Callable[..., Result],
+    matrix_dir: Path,
+    tmp_path: Path,
+    command: list[str],
+    at: str,
+    cause: str,
+) -> None:
+    History(tmp_path / "h.sqlite").run(COMBINATION, {"live-snapshot": "passed"})
+    args = [part.format(tmp=tmp_path) for part in command]
+    result = run("--matrix", str(matrix_dir), *args, "--db", str(tmp_path / "h.sqlite"), "--at", at)
+    assert result.code == 2, result.err
+    assert result.err == f"matrix: Invalid value for '--at': {cause}\n" or (
+        result.err.startswith(f"matrix: Invalid value for '--at': '{at}': {cause}")
+    ), result.err
+
+
+def test_a_policy_window_too_long_for_the_calendar_is_a_located_problem(
+    run: Callable[..., Result], matrix_dir: Path
+) -> None:
+    levels = matrix_dir / "levels.yaml"
+    levels.write_text(
+        levels.read_text().replace("stale_after_days: 90", "stale_after_days: 1000000")
+    )
+    result = run("--matrix", str(matrix_dir), "levels", "--db", str(matrix_dir / "none.sqlite"))
+    assert result.code == 2, result.err
+    assert "levels.yaml:" in result.err and "stale_after_days" in result.err
+
+
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A real read-only file system (a tmpfs mounted ro; root, as the lab's tests are)."""
