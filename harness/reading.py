@@ -47,8 +47,14 @@ def read_start(path: Path, count: int) -> bytes:
 
 def _refuse_unless_regular(mode: int) -> None:
     if not stat.S_ISREG(mode):
-        kind = next((name for test, name in KINDS if test(mode)), "an unknown kind")
-        raise RefusedFile(f"not a regular file ({kind})")
+        raise RefusedFile(f"not a regular file ({kind_of(mode)})")
+
+
+def kind_of(mode: int) -> str:
+    """What a stat mode says a path is, in the words of a message."""
+    if stat.S_ISREG(mode):
+        return "a file"
+    return next((name for test, name in KINDS if test(mode)), "an unknown kind of file")
 
 
 def size(count: int) -> str:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.options import Settings, axis_filter, axis_option
+from harness.cli.options import OutputPath, Settings, axis_filter, axis_option
 from harness.cli.output import console
 from harness.declarations import schema
 from harness.declarations.applicability import Verdict, verdicts
@@ -19,6 +19,7 @@ from harness.declarations.layout import FILES, LABS_DIR
 from harness.declarations.loading import load_matrix
 from harness.declarations.matrix import Combination, Matrix
 from harness.declarations.problems import display_path, unknown
+from harness.errors import Failure
 
 
 def _load(ctx: click.Context) -> Matrix:
@@ -229,7 +230,7 @@ def _print_verdicts(
 @click.argument("kind", required=False, type=click.Choice(sorted(schema.SCHEMA_FILES)))
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=OutputPath(directory=True),
     help="Write every schema into this directory (default: <matrix>/schemas).",
 )
 @click.pass_context
@@ -239,5 +240,10 @@ def schema_(ctx: click.Context, kind: str | None, out: Path | None) -> None:
         click.echo(schema.render(kind), nl=False)
         return
     settings: Settings = ctx.obj
-    for path in schema.write_all(out or settings.matrix_dir / "schemas"):
+    directory = out or settings.matrix_dir / "schemas"
+    try:
+        written = schema.write_all(directory)
+    except OSError as error:
+        raise Failure(f"cannot write the schemas into {display_path(directory)}: {error}") from None
+    for path in written:
         click.echo(f"wrote {display_path(path)}")

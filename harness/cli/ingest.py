@@ -14,7 +14,7 @@ from harness.history.store import ingest
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-@db_option
+@db_option(writes=True)
 def ingest_(paths: tuple[Path, ...], db: Path) -> None:
     """Add run directories (or folders or tarballs of them) to the history; a run already
     there is left as it is, a malformed one is rejected whole."""

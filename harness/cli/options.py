@@ -1,14 +1,18 @@
 """The options every command shares, as click parameter types, so each is spelt, checked and
 explained once: `--feature` and `--axis` (with did-you-mean against the declarations), the
-embedded lab's state directory, the history database and the `--at` time.
+embedded lab's state directory, the history database, the `--at` time, and the places
+commands write to (`OutputPath`).
 
-A parameter type checks its value against the declarations while click parses, so a typo is
-a usage error (exit 2) before the command does anything. The declarations are loaded once per
-invocation (`Settings.declarations`) however many options need them.
+A parameter type checks its value while click parses, against the declarations or the file
+system, so a typo or a place nothing can be written to is a usage error (exit 2) before the
+command does anything. The declarations are loaded once per invocation
+(`Settings.declarations`) however many options need them.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +27,7 @@ from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.problems import unknown
 from harness.history.database import DEFAULT_DB
 from harness.lab.state import DEFAULT_DIR as DEFAULT_LAB_DIR
+from harness.reading import kind_of
 from harness.run.records import in_range
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,6 +135,42 @@ class Moment(click.ParamType[datetime]):
         return moment
 
 
+class OutputPath(click.Path[Path]):
+    """A file or directory a command creates or replaces: refused while the options are read
+    when nothing can be written there, rather than after the work meant to fill it."""
+
+    def __init__(self, *, directory: bool) -> None:
+        super().__init__(path_type=Path, file_okay=not directory, dir_okay=directory)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = super().convert(value, param, ctx)
+        why = unwritable(path)
+        if why is not None:
+            self.fail(f"{os.fspath(value)!r}: {why}", param, ctx)
+        return path
+
+
+def unwritable(path: Path) -> str | None:
+    """Why nothing can be created at `path`, or None. The nearest part of it that exists
+    says: it must be a directory (or `path` itself), on a file system mounted read-write,
+    writable by this user."""
+    for existing in (path, *path.parents):
+        try:
+            mode = os.stat(existing).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as error:  # a link loop, no permission to look
+            return f"{existing}: {error.strerror or error}"
+        if existing != path and not stat.S_ISDIR(mode):
+            return f"{existing} is {kind_of(mode)}, not a directory"
+        if os.statvfs(existing).f_flag & os.ST_RDONLY:
+            return f"{existing} is on a read-only file system"
+        if not os.access(existing, os.W_OK):
+            return f"{existing} is not writable by this user"
+        return None
+    return None
+
+
 def feature_option(help: str) -> Callable[[F], F]:
     return click.option(
         "--feature", "features", multiple=True, metavar="FEATURE", type=FeatureId(), help=help
@@ -166,15 +207,16 @@ def lab_file_option(help: str) -> Callable[[F], F]:
     )
 
 
-def db_option(command: F) -> F:
-    """--db: the SQLite history, for every command that reads or writes it."""
+def db_option(*, writes: bool = False) -> Callable[[F], F]:
+    """--db: the SQLite history, for every command that reads or writes it (checked at once
+    for somewhere it can be written, when the command `writes` it)."""
     return click.option(
         "--db",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=OutputPath(directory=False) if writes else click.Path(path_type=Path, dir_okay=False),
         default=DEFAULT_DB,
         show_default=True,
         help="The SQLite history.",
-    )(command)
+    )
 
 
 def history_options(command: F) -> F:
@@ -186,4 +228,4 @@ def history_options(command: F) -> F:
         type=Moment(),
         help="Judge as of this ISO 8601 time (default: now, UTC).",
     )(command)
-    return db_option(command)
+    return db_option()(command)

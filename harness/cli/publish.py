@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli.options import Settings, history_options
+from harness.cli.options import OutputPath, Settings, history_options
 from harness.cli.output import say
 from harness.declarations.problems import display_path
 from harness.errors import BadInput, Failure
@@ -24,7 +24,7 @@ from harness.publish import publish as publish_site
 @click.option(
     "--out",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=OutputPath(directory=True),
     help="Directory to write the site into (created if missing; only its own files replaced).",
 )
 @history_options

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.cli.options import (
+    OutputPath,
     Settings,
     axis_filter,
     axis_option,
@@ -125,7 +126,7 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=OutputPath(directory=True),
     default=Path("results"),
     show_default=True,
 )

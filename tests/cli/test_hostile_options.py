@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import options
 from tests.builder import History
 from tests.conftest import SHIPPED, Result
 
@@ -146,6 +147,48 @@ def test_a_policy_window_too_long_for_the_calendar_is_a_located_problem(
     assert "levels.yaml:" in result.err and "stale_after_days" in result.err
 
 
+OUTPUTS = {
+    "ingest --db": ["ingest", "{runs}", "--db", "{at}/h.sqlite"],
+    "publish --out": ["publish", "--out", "{at}/site", "--db", "{tmp}/none.sqlite"],
+    "schema --out": ["schema", "--out", "{at}/schemas"],
+    "run --out": ["run", "--lab", "{tmp}/lab.yaml", "--out", "{at}/results"],
+}
+
+
+@pytest.fixture
+def lab_file(tmp_path: Path) -> Path:
+    """A lab whose cloud is missing: `matrix run` stops at it unless --out stops it first."""
+    (tmp_path / "clouds.yaml").write_text("clouds: {other: {auth_type: none}}\n")
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(
+        f"clouds_yaml: {tmp_path / 'clouds.yaml'}\ntargets:\n"
+        f"  - {{combination: {COMBINATION}, cloud: devstack-admin}}\n"
+    )
+    return lab
+
+
+@pytest.mark.parametrize("option", list(OUTPUTS))
+def test_writing_under_a_regular_file_is_refused_before_any_work(
+    run: Callable[..., Result],
+    matrix_dir: Path,
+    runs: Path,
+    lab_file: Path,
+    tmp_path: Path,
+    option: str,
+) -> None:
+    somefile = tmp_path / "somefile"
+    somefile.write_text("mine\n")
+    args = [a.format(runs=runs, at=somefile, tmp=tmp_path) for a in OUTPUTS[option]]
+    result = run("--matrix", str(matrix_dir), *args)
+    assert result.code == 2, result.err
+    name = option.split()[1]
+    assert result.err == (
+        f"matrix: Invalid value for '{name}': {args[args.index(name) + 1]!r}: "
+        f"{somefile} is a file, not a directory\n"
+    )
+    assert somefile.read_text() == "mine\n"
+
+
 @pytest.fixture
 def read_only(tmp_path: Path) -> Iterator[Path]:
     """A real read-only file system (a tmpfs mounted ro; root, as the lab's tests are)."""
@@ -164,6 +207,30 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.parametrize("option", [*OUTPUTS, "ingest into a history there"])
+def test_writing_on_a_read_only_file_system_is_refused_before_any_work(
+    run: Callable[..., Result],
+    matrix_dir: Path,
+    runs: Path,
+    lab_file: Path,
+    tmp_path: Path,
+    read_only: Path,
+    option: str,
+) -> None:
+    before = listing(read_only)
+    command = OUTPUTS.get(option, ["ingest", "{runs}", "--db", "{at}/history.sqlite"])
+    args = [a.format(runs=runs, at=read_only, tmp=tmp_path) for a in command]
+    result = run("--matrix", str(matrix_dir), *args)
+    assert result.code == 2, result.err
+    name = next(a for a in args if a in ("--db", "--out"))
+    target = args[args.index(name) + 1]
+    nearest = target if Path(target).exists() else read_only
+    assert result.err == (
+        f"matrix: Invalid value for '{name}': {target!r}: {nearest} is on a read-only file system\n"
+    )
+    assert listing(read_only) == before
+
+
 @pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
 def test_a_history_on_a_read_only_file_system_can_still_be_read(
     run: Callable[..., Result],
@@ -177,3 +244,26 @@ def test_a_history_on_a_read_only_file_system_can_still_be_read(
     result = run("--matrix", str(matrix_dir), *args, "--db", db)
     assert result.code == 0, result.err
     assert "live-snapshot" in result.out or command[0] != "check"
+
+
+@pytest.mark.parametrize("option", ["ingest --db", "publish --out", "schema --out"])
+def test_a_write_that_fails_after_the_check_is_still_one_line_exit_1(
+    run: Callable[..., Result],
+    matrix_dir: Path,
+    runs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+) -> None:
+    """The place is checked while the options are read; should it change before the write
+    (another process, a disk filling up), the write's own error is the explained failure."""
+    monkeypatch.setattr(options, "unwritable", lambda path: None)
+    somefile = tmp_path / "somefile"
+    somefile.write_text("mine\n")
+    args = [a.format(runs=runs, at=somefile, tmp=tmp_path) for a in OUTPUTS[option]]
+    result = run("--matrix", str(matrix_dir), *args)
+    assert result.code == 1, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("matrix: ")]
+    assert len(errors) == 1 and str(somefile) in errors[0], result.err  # publish says progress
+    assert "internal error" not in result.err
+    assert somefile.read_text() == "mine\n"
