@@ -224,7 +224,7 @@ def print_explanation(out: Console, found: LevelMatrix, cell: Cell, db: Path) ->
 
     if cell.recent:
         runs = Table(title="newest valid results", title_justify="left", box=None)
-        for column in ("run", "started", "outcome", "kind", "lab", "job"):
+        for column in ("run", "started", "outcome", "kind", "lab", "job", "proven by"):
             runs.add_column(column, overflow="fold")
         for evidence in cell.recent[:10]:
             runs.add_row(
@@ -234,6 +234,7 @@ def print_explanation(out: Console, found: LevelMatrix, cell: Cell, db: Path) ->
                 Text(evidence.kind + (" voting" if evidence.voting else "")),
                 Text(evidence.lab),
                 Text(evidence.job_url or ""),
+                Text(evidence.proof or ""),
             )
         out.print(runs)
 
@@ -264,6 +265,7 @@ def explanation_json(cell: Cell) -> dict[str, object]:
                 "lab": e.lab,
                 "job_url": e.job_url,
                 "message": e.message,
+                "proof": e.proof,
             }
             for e in cell.recent
         ],

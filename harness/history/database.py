@@ -16,7 +16,10 @@ from harness.errors import BadInput, Failure
 from harness.reading import read_start
 
 DEFAULT_DB = Path("results") / "history.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UPGRADES = {1: "ALTER TABLE results ADD COLUMN proof TEXT"}
+"""From each older schema version, what brings it to the next: additive only, so a history
+is upgraded in place by the next ingest and no record is lost or read again."""
 SQLITE_MAGIC = b"SQLite format 3\x00"  # how every SQLite 3 database begins
 TABLES = {"meta", "runs", "results", "facts"}
 
@@ -52,6 +55,7 @@ CREATE TABLE IF NOT EXISTS results (
     microversion TEXT,
     api_requests INTEGER,
     finished_at TEXT NOT NULL,
+    proof TEXT,
     PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS facts (
@@ -88,7 +92,7 @@ def connect(db: Path) -> sqlite3.Connection:
     except (OSError, sqlite3.Error) as error:
         raise HistoryWriteError(f"{db}: cannot open the history for writing: {error}") from None
     try:
-        check_schema(connection, db)
+        check_schema(connection, db, upgrade=True)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.executescript(SCHEMA)  # what a newer harness of this version adds or drops
@@ -159,9 +163,9 @@ def check_file(db: Path) -> None:
         raise HistoryVersionError(f"{db}: not a SQLite database, so not a matrix history")
 
 
-def check_schema(connection: sqlite3.Connection, db: Path) -> None:
+def check_schema(connection: sqlite3.Connection, db: Path, *, upgrade: bool = False) -> None:
     """Refuse a database that is not a history of this schema version, before reading or
-    writing anything in it."""
+    writing anything in it; with `upgrade` (a writer), bring an older one up to it first."""
     try:
         tables = {row[0] for row in connection.execute(_TABLES_QUERY)}
         found = (
@@ -173,6 +177,16 @@ def check_schema(connection: sqlite3.Connection, db: Path) -> None:
         raise HistoryVersionError(f"{db}: not a readable SQLite database: {error}") from None
     if found is None:
         raise HistoryVersionError(f"{db}: not a matrix history (no schema version)")
+    older = found[0] in {str(version) for version in UPGRADES} and not TABLES - tables
+    if older and upgrade:
+        _upgrade(connection)
+        found = (str(SCHEMA_VERSION),)
+    elif older:
+        raise HistoryVersionError(
+            f"{db}: the history's schema is version {found[0]}, older than this harness's "
+            f"{SCHEMA_VERSION}; any `matrix ingest` into it upgrades it in place "
+            f"(matrix ingest results/runs --db {db})"
+        )
     if found[0] != str(SCHEMA_VERSION):
         raise HistoryVersionError(
             f"{db}: the history's schema is version {found[0]} and this harness reads version "
@@ -186,3 +200,18 @@ def check_schema(connection: sqlite3.Connection, db: Path) -> None:
 
 
 _TABLES_QUERY = "SELECT name FROM sqlite_master WHERE type = 'table'"
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Apply the upgrades from the history's version on, in one transaction with the new
+    version row, so a second ingest doing the same meanwhile finds the old or the new one."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        now = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+        for step in range(int(now), SCHEMA_VERSION):  # another writer may have done it first
+            connection.execute(UPGRADES[step])
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise

@@ -53,6 +53,7 @@ class Evidence:
     target: str
     job_url: str | None
     versions: str  # the run's facts, "nova 34.0.0, libvirt 9.0.0"; "" when none
+    proof: str | None = None  # how a pass showed the feature (the scenario's words); escape it
 
     @property
     def passed(self) -> bool:
@@ -149,7 +150,7 @@ each cell keeps (_DETAILS_QUERY): turning a million rows into Python objects is 
 cost of a pass."""
 
 _DETAILS_QUERY = (
-    "SELECT rowid, run_id, outcome, scenario, duration_s, message, microversion"
+    "SELECT rowid, run_id, outcome, scenario, duration_s, message, microversion, proof"
     " FROM results WHERE rowid IN ({})"
 )
 _DETAILS_BATCH = 500  # bound parameters per query, under SQLite's oldest limit of 999
@@ -347,12 +348,12 @@ def _evidence(
         batch = wanted[start : start + _DETAILS_BATCH]
         query = _DETAILS_QUERY.format(",".join("?" * len(batch)))
         for (
-            result, run_id, outcome, scenario, duration_s, message, microversion,
+            result, run_id, outcome, scenario, duration_s, message, microversion, proof,
         ) in connection.execute(query, batch):  # fmt: skip
             run = by_id[run_id]
             found[result] = Evidence(
                 run_id, run.started_at, outcome, scenario, duration_s, message, microversion,
-                run.kind, run.voting, run.lab, run.target, run.job_url, run.versions_text,
+                run.kind, run.voting, run.lab, run.target, run.job_url, run.versions_text, proof,
             )  # fmt: skip
     return found
 

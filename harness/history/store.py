@@ -44,7 +44,7 @@ RUN_COLUMNS = (
 )  # fmt: skip
 RESULT_COLUMNS = (
     "run_id", "seq", "feature", "scenario", "outcome", "skip_category", "duration_s", "message",
-    "microversion", "api_requests", "finished_at",
+    "microversion", "api_requests", "finished_at", "proof",
 )  # fmt: skip
 FACT_COLUMNS = ("run_id", "host", "name", "value")
 
@@ -132,6 +132,7 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
                 (
                     header.run_id, seq, r.feature, r.scenario, r.outcome, r.skip_category,
                     r.duration_s, r.message, r.microversion, r.api_requests, r.finished_at,
+                    r.proof,
                 )
                 for seq, r in enumerate(results)
             ],

@@ -113,6 +113,9 @@ class EvidenceOut(_Out):
     outcome: Literal["passed", "failed", "error"] = Field(description="The result.")
     job_url: str | None = Field(description="The CI job's page, if any.")
     message: str | None = Field(description="What the scenario said (why it failed), if anything.")
+    proof: str | None = Field(
+        description="How a pass showed the feature's defining property, where its scenario says."
+    )
 
 
 class CriteriaOut(_Out):

@@ -80,6 +80,11 @@ class Fragments:
                     f'<tr class="msg"><td colspan="{COLUMNS}"><pre>{escape(e.message)}'
                     "</pre></td></tr>\n"
                 )
+            if e.proof:
+                parts.append(
+                    f'<tr class="msg proof"><td colspan="{COLUMNS}">proven by: '
+                    f"{self.text(e.proof)}</td></tr>\n"
+                )
         return Markup("".join(parts))
 
     def _run(self, e: Evidence) -> tuple[str, str, str]:

@@ -138,6 +138,7 @@ def evidence_json(evidence: Evidence | None) -> dict[str, Any] | None:
         "outcome": evidence.outcome,
         "job_url": evidence.job_url,
         "message": evidence.message,
+        "proof": evidence.proof,
     }
 
 

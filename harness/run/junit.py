@@ -43,6 +43,8 @@ def test_case(combination: str, result: Result) -> TestCase:
         )
     elif result.outcome == "skipped":
         case.add_skipped_info(message=message or result.skip_category or "skipped")
+    if result.proof:  # JUnit has no per-case properties that Jenkins and GitLab both show
+        case.stdout = "proof: " + _xml(result.proof)
     if result.cleanup_error:
         case.stderr = "cleanup: " + _xml(result.cleanup_error)
     return case

@@ -43,8 +43,9 @@ RESULT_LINE_LIMIT = 1 << 20  # characters of one results.jsonl line (a result is
 NOT_APPLICABLE = "not-applicable"  # the combination cannot do this by design
 NOT_CONFIGURED = "not-configured"  # the target lacks a requirement (computes, flavor, service)
 FLAGGED = "flagged"  # a known bug, with a link: the only skip that says something of a cell
+UNPROVEN = "unproven"  # it ran, but this target could not show the feature's defining property
 UNCATEGORISED = "uncategorised"  # a bare pytest.skip: a bug in the scenario
-SKIP_CATEGORIES = (NOT_APPLICABLE, NOT_CONFIGURED, FLAGGED)
+SKIP_CATEGORIES = (NOT_APPLICABLE, NOT_CONFIGURED, FLAGGED, UNPROVEN)
 """The categories a scenario skips in; an uncategorised skip is none of them."""
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-]){0,127}$"
@@ -125,6 +126,9 @@ class Result(Record):
     api_requests: int | None = Field(None, ge=0, le=10**9)
     cleanup_error: LongText | None = None
     finished_at: Timestamp
+    proof: Annotated[str, _length(1, 1000)] | None = None
+    """How a pass showed the feature's defining property (e.g. the compute log's live snapshot
+    line), where the scenario states it; a scenario that cannot show it skips as `unproven`."""
 
 
 class RunHeader(Record):

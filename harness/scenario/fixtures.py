@@ -1,14 +1,15 @@
 """The fixtures scenarios stand on: the checked declarations, the target, the cloud (an
 openstacksdk Connection from clouds.yaml), testinfra hosts, waiters, the cleanup registry,
-resource makers and the run id; and the autouse requirement gate (`harness.scenario.gate`).
+resource makers, the run id and `proof`; and the autouse requirement gate
+(`harness.scenario.gate`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -20,7 +21,9 @@ from harness.run import cloud as cloud_api
 from harness.scenario.accounting import RequestLog, attach
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.gate import gate
+from harness.scenario.recorder import PROOF_PROPERTY
 from harness.scenario.resources import Resources
+from harness.scenario.skips import unproven
 from harness.scenario.stash import CONTEXT, REQUESTS, RUN_ID
 from harness.scenario.target import TargetContext
 from harness.scenario.waiters import Waiter
@@ -137,6 +140,28 @@ def make(
     wait: Waiter,
 ) -> Resources:
     return Resources(cloud, target, run_id, request.node.name, cleanup, wait)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a scenario showed of its feature's defining property, so a reader of the record
+    knows how strong a pass is; where nothing could show it, the scenario skips as unproven."""
+
+    record: Callable[[str, object], None]
+
+    def by(self, how: str) -> None:
+        """Say how the pass was proven (one line: what was seen, and where)."""
+        self.record(PROOF_PROPERTY, how)
+
+    def lacking(self, why: str) -> NoReturn:
+        """End the scenario as an `unproven` skip: it ran, but nothing here could show it."""
+        __tracebackhide__ = True
+        unproven(why)
+
+
+@pytest.fixture
+def proof(record_property: Callable[[str, object], None]) -> Proof:
+    return Proof(record_property)
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,8 @@ from harness.run.records import Result, append_result, now
 from harness.run.secrets import Redactor
 
 MESSAGE_LIMIT = 2000  # characters of a failure kept in the record; the log has the rest
+PROOF_LIMIT = 1000  # characters of a pass's proof (the record's bound)
+PROOF_PROPERTY = "proof"  # the user property a pass's proof travels in (fixtures.Proof)
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Recorder:
         if scenario.cleanup_error:
             message = (message + "\n" if message else "") + "cleanup: " + scenario.cleanup_error
         requests = props.get("api_requests")
+        proof = props.get(PROOF_PROPERTY) if scenario.outcome == "passed" else None
         result = Result(
             feature=str(props["feature"]),
             scenario=nodeid,
@@ -77,6 +80,7 @@ class Recorder:
                 else None
             ),
             finished_at=now(),
+            proof=self.redactor.redact(str(proof))[:PROOF_LIMIT] if proof else None,
         )
         append_result(self.run_dir, result)
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1

@@ -15,10 +15,18 @@ from harness.run.records import (
     NOT_APPLICABLE,
     NOT_CONFIGURED,
     UNCATEGORISED,
+    UNPROVEN,
 )
 from harness.run.records import SKIP_CATEGORIES as CATEGORIES
 
-__all__ = ["CATEGORIES", "FLAGGED", "NOT_APPLICABLE", "NOT_CONFIGURED", "UNCATEGORISED"]
+__all__ = [
+    "CATEGORIES",
+    "FLAGGED",
+    "NOT_APPLICABLE",
+    "NOT_CONFIGURED",
+    "UNCATEGORISED",
+    "UNPROVEN",
+]
 
 
 def skip(category: str, reason: str) -> NoReturn:
@@ -51,3 +59,10 @@ def not_configured(reason: str) -> NoReturn:
 def flagged(reason: str, bug: str) -> NoReturn:
     __tracebackhide__ = True
     skip(FLAGGED, f"{reason} ({bug})")
+
+
+def unproven(reason: str) -> NoReturn:
+    """The scenario ran, but this target gave it no way to see the feature's defining property
+    (no readable compute log, no guest that reports): not a pass, and not a failure either."""
+    __tracebackhide__ = True
+    skip(UNPROVEN, reason)

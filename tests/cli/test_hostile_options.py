@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import options
+from harness.history.database import SCHEMA_VERSION
 from tests.builder import History
 from tests.conftest import SHIPPED, Result
 
@@ -74,10 +75,10 @@ NOT_HISTORIES: dict[str, tuple[Callable[[Path], object], str]] = {
             p,
             [
                 "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-                "INSERT INTO meta VALUES ('schema', '2')",
+                "INSERT INTO meta VALUES ('schema', '99')",
             ],
         ),
-        "the history's schema is version 2 and this harness reads version 1",
+        f"the history's schema is version 99 and this harness reads version {SCHEMA_VERSION}",
     ),
 }
 

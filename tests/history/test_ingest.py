@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.declarations.loading import load_matrix
-from harness.history.database import connect
+from harness.history.database import SCHEMA_VERSION, connect
 from harness.history.store import ingest
 from harness.levels.compute import compute_levels
 from harness.run.records import Provenance, Result, RunHeader, append_result, write_header
@@ -165,7 +165,7 @@ def test_a_new_history_is_put_in_place_whole_and_leaves_nothing_beside_it(
     run_dir = make_run(tmp_path / "runs", "run-1", ["passed"])
     assert ingest(tmp_path / "h.sqlite", [run_dir]).added == ["run-1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.sqlite", "runs"]
-    assert rows(tmp_path / "h.sqlite", "SELECT value FROM meta") == [("1",)]
+    assert rows(tmp_path / "h.sqlite", "SELECT value FROM meta") == [(str(SCHEMA_VERSION),)]
 
 
 def test_ingest_command_reports_and_exits_2_on_rejects(tmp_path: Path) -> None:
@@ -198,3 +198,41 @@ def test_a_history_of_another_schema_version_is_refused_unchanged(tmp_path: Path
     with pytest.raises(HistoryVersionError, match="version 99"):
         compute_levels(matrix, db)
     assert db.read_bytes() == before
+
+
+def as_version_1(db: Path) -> None:
+    """Make a history as version 1 of the schema wrote it (before results had a proof)."""
+    with sqlite3.connect(db) as raw:
+        raw.execute("ALTER TABLE results DROP COLUMN proof")
+        raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+
+
+def test_a_version_1_history_is_upgraded_in_place_by_the_next_ingest(tmp_path: Path) -> None:
+    from harness.history.database import HistoryVersionError
+
+    db, runs = tmp_path / "history.sqlite", tmp_path / "runs"
+    ingest(db, [make_run(runs, "old", ["passed", "failed"])])
+    as_version_1(db)
+    matrix = load_matrix(Path(__file__).parents[2] / "matrix")
+    with pytest.raises(HistoryVersionError, match="any `matrix ingest` into it upgrades it"):
+        compute_levels(matrix, db)  # a reader never writes: it says how to upgrade
+
+    new = make_run(runs, "new", [])
+    append_result(
+        new,
+        Result(
+            feature="live-snapshot", scenario="s::live", outcome="passed", duration_s=2.0,
+            finished_at="2026-11-20T10:02:00+00:00", proof="compute log: live snapshot line",
+        ),
+    )  # fmt: skip
+    assert ingest(db, [new]).added == ["new"]
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema'") == [(str(SCHEMA_VERSION),)]
+    assert rows(db, "SELECT run_id, outcome, proof FROM results ORDER BY run_id, seq") == [
+        ("new", "passed", "compute log: live snapshot line"),
+        ("old", "passed", None),
+        ("old", "failed", None),
+    ]
+    cell = compute_levels(matrix, db).cell("live-snapshot", "libvirt-qemu/ceph-rbd/ovn")
+    assert [e.proof for e in cell.recent if e.run_id == "new"] == [
+        "compute log: live snapshot line"
+    ]

@@ -28,6 +28,7 @@ BROKEN = "libvirt-kvm/ceph-rbd/ovs"
 SCRIPT = "<script>alert(1)</script>"
 EVIL_LINK = "javascript:alert(2)"
 JOB = "https://ci.example.org/job/42"
+PROOF = "the migration record says completed & the server moved"
 
 
 def add_run(
@@ -53,6 +54,7 @@ def add_run(
             feature=feature, scenario=f"scenarios/test_{feature}.py::test_it", outcome=outcome,
             duration_s=12.5, message=message if outcome != "passed" else None,
             microversion="2.95", finished_at=started.isoformat(),
+            proof=PROOF if outcome == "passed" else None,
         )  # type: ignore[arg-type]
         for feature, outcome in outcomes.items()
     ]  # fmt: skip

@@ -126,6 +126,7 @@ def test_a_message_from_a_run_is_escaped_and_a_javascript_link_is_not_a_link(
     assert EVIL_LINK in page  # shown, as text
     gated = (site / cell_path("live-migration", GATED)).read_text()
     assert f'<a href="{JOB}" rel="nofollow">job</a>' in gated
+    assert "proven by: the migration record says completed &amp; the server moved" in gated
 
 
 def test_a_cell_page_explains_its_level(site: Path) -> None:
@@ -288,6 +289,7 @@ def test_every_field_a_run_recorded_is_escaped_in_the_cell_fragments() -> None:
         scenario=f"s/t.py::t{evil}", duration_s=1.0, message=f"{SCRIPT}{evil}",
         microversion=f"2.1{evil}", kind=f"gate{evil}", voting=True, lab=f"lab{evil}",
         target=f"t{evil}", job_url='https://ci.example.org/"><b>x</b>', versions=f"nova 1{evil}",
+        proof=f"log{evil}",
     )  # fmt: skip
     fragments = Fragments(safe_url)
     html = "".join(
@@ -300,7 +302,7 @@ def test_every_field_a_run_recorded_is_escaped_in_the_cell_fragments() -> None:
     )
     tags = {name for name, _ in Elements(html).tags}
     assert tags == {"tr", "td", "pre", "wbr", "span", "a"}, "nothing injected"
-    assert html.count("&lt;img src=x onerror=alert(1)&gt;") == 10  # times are cut to length
+    assert html.count("&lt;img src=x onerror=alert(1)&gt;") == 11  # times are cut to length
     links = Elements(html).all("a", "href")
     assert [a["href"] for a in links] == ['https://ci.example.org/"><b>x</b>']  # one attribute
     assert 'href="https://ci.example.org/&#34;&gt;&lt;b&gt;x&lt;/b&gt;"' in html

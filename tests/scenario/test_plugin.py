@@ -207,3 +207,51 @@ def test_only_types_marked_multiattach_true_count(
     specs: dict[str, str] | None, expected: bool
 ) -> None:
     assert is_multiattach(SimpleNamespace(extra_specs=specs)) is expected
+
+
+PROVING = """
+import pytest
+
+@pytest.mark.feature("live-migration")
+def test_proven(proof): proof.by("the migration record says completed")
+
+@pytest.mark.feature("live-migration")
+def test_cannot_see_it(proof): proof.lacking("no compute log is readable here")
+
+@pytest.mark.feature("live-migration")
+def test_said_then_failed(proof):
+    proof.by("the migration record says completed")
+    raise AssertionError("but the server stayed on its host")
+"""
+
+
+def test_a_pass_records_its_proof_and_what_cannot_be_seen_is_an_unproven_skip(
+    pytester: pytest.Pytester, small: Path, lab: Path, tmp_path: Path
+) -> None:
+    from harness.run import junit
+    from harness.run.records import read_header, read_results
+
+    pytester.makepyfile(test_scenarios=PROVING)
+    clouds = tmp_path / "clouds.yaml"  # the recorder masks the cloud's secrets: it reads them
+    clouds.write_text("clouds: {lab-cloud: {auth_type: none}}\n")
+    lab.write_text(f"clouds_yaml: {clouds}\n" + lab.read_text())
+    record_dir = tmp_path / "record"
+    run(pytester, small, lab, "--combination", "libvirt-qemu/ceph-rbd/ovs",
+        f"--record-dir={record_dir}")  # fmt: skip
+    found = {r.scenario.rsplit("::", 1)[-1]: r for r in read_results(record_dir)}
+    proven, unseen, failed = (
+        found["test_proven"],
+        found["test_cannot_see_it"],
+        found["test_said_then_failed"],
+    )
+    assert (proven.outcome, proven.proof) == ("passed", "the migration record says completed")
+    assert (unseen.outcome, unseen.skip_category, unseen.proof) == ("skipped", "unproven", None)
+    assert unseen.message == "[unproven] no compute log is readable here"
+    assert (failed.outcome, failed.proof) == ("failed", None)  # a failure proves nothing
+
+    written = junit.write(record_dir, read_header(record_dir), found.values())
+    cases = {c.get("name"): c for c in ET.parse(written).getroot().iter("testcase")}
+    assert (
+        cases["test_proven"].findtext("system-out") == "proof: the migration record says completed"
+    )
+    assert cases["test_said_then_failed"].find("system-out") is None
