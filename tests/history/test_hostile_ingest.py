@@ -56,6 +56,11 @@ def edit_first_result(run_dir: Path, **fields: object) -> None:
         (lambda d: edit_header(d, run_id="../../etc"), "run.json: run_id: String should match"),
         (lambda d: edit_header(d, run_id="a\nb"), "run.json: run_id: String should match"),
         (lambda d: edit_header(d, run_id=""), "run.json: run_id: String should match"),
+        (lambda d: edit_first_result(d, message="\udc80"), "results.jsonl:1: Invalid JSON"),
+        (
+            lambda d: (d / "results.jsonl").write_text("[" * 3000 + "]" * 3000 + "\n"),
+            "results.jsonl:1: Invalid JSON: recursion limit exceeded",
+        ),
     ],
     ids=[
         "started_at not a time",
@@ -68,6 +73,8 @@ def edit_first_result(run_dir: Path, **fields: object) -> None:
         "run id with ..",
         "run id with newline",
         "empty run id",
+        "lone surrogate",
+        "nested past the recursion limit",
     ],
 )
 def test_a_field_out_of_its_grammar_is_rejected_and_levels_still_work(
