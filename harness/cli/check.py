@@ -175,7 +175,7 @@ def _print_detail(out: Console, cell: Cell) -> None:
     for url in cell.job_urls:
         out.print(Text(f"  job: {url}"))
     if cell.last_pass and cell.last_pass.proof:
-        out.print(Text(f"  last pass proven by: {cell.last_pass.proof}"))
+        out.print(Text(f"  last pass proof: {cell.last_pass.proof}"))
     if cell.last_failure and cell.last_failure.message:
         out.print(Text(f"  last failure: {cell.last_failure.message}"))
 

@@ -224,7 +224,7 @@ def print_explanation(out: Console, found: LevelMatrix, cell: Cell, db: Path) ->
 
     if cell.recent:
         runs = Table(title="newest valid results", title_justify="left", box=None)
-        for column in ("run", "started", "outcome", "kind", "lab", "job", "proven by"):
+        for column in ("run", "started", "outcome", "kind", "lab", "job", "proof"):
             runs.add_column(column, overflow="fold")
         for evidence in cell.recent[:10]:
             runs.add_row(

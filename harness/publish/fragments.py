@@ -82,7 +82,7 @@ class Fragments:
                 )
             if e.proof:
                 parts.append(
-                    f'<tr class="msg proof"><td colspan="{COLUMNS}">proven by: '
+                    f'<tr class="msg proof"><td colspan="{COLUMNS}">proof: '
                     f"{self.text(e.proof)}</td></tr>\n"
                 )
         return Markup("".join(parts))

@@ -12,12 +12,14 @@ and the requirement gate (`harness.scenario.gate`) live in modules of their own.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.declarations.problems import DeclarationError, unknown
+from harness.errors import BadInput
 from harness.run import cloud as cloud_api
 from harness.run.records import (
     PLANNED_FILE,
@@ -32,7 +34,7 @@ from harness.run.secrets import Redactor
 from harness.scenario import skips
 from harness.scenario.accounting import RequestLog
 from harness.scenario.gate import feature_of
-from harness.scenario.recorder import Recorder
+from harness.scenario.recorder import PROOF_PROPERTY, Recorder
 from harness.scenario.stash import (
     CONTEXT,
     OWNS_HEADER,
@@ -143,6 +145,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         ("run_id", config.stash[RUN_ID]),
         ("microversion", context.matrix.features[feature].microversion or ""),
     ]
+    if outline_proof := passes_only_when(item):  # a scenario's own proof.by() comes later
+        item.user_properties.append((PROOF_PROPERTY, outline_proof))
+
+
+PASSES_ONLY_WHEN = re.compile(r"Passes only when\s+(.+?\.)(?=\s+[A-Z]|\s*$)", re.DOTALL)
+
+
+def passes_only_when(item: pytest.Item) -> str | None:
+    """What a scenario's outline says it checks before passing ("Passes only when ..."): the
+    proof of a pass whose scenario says no more (docs/scenarios.md asks every outline for it)."""
+    found = PASSES_ONLY_WHEN.search(getattr(getattr(item, "function", None), "__doc__", "") or "")
+    return " ".join(found.group(1).split()) if found else None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -198,7 +212,12 @@ def _start_record(
     from harness.run.provenance import provenance_for
 
     scenarios = Path(str(config.rootpath)) / "scenarios"  # the checkout's, not the package's
-    provenance = provenance_for(context.target, scenarios)
+    try:
+        provenance = provenance_for(
+            context.target, scenarios, embedded=context.combination.embedded
+        )
+    except BadInput as error:
+        raise pytest.UsageError(str(error)) from None
     header = start_header(
         run_id,
         context.combination,

@@ -126,7 +126,7 @@ def test_a_message_from_a_run_is_escaped_and_a_javascript_link_is_not_a_link(
     assert EVIL_LINK in page  # shown, as text
     gated = (site / cell_path("live-migration", GATED)).read_text()
     assert f'<a href="{JOB}" rel="nofollow">job</a>' in gated
-    assert "proven by: the migration record says completed &amp; the server moved" in gated
+    assert "proof: the migration record says completed &amp; the server moved" in gated
 
 
 def test_a_cell_page_explains_its_level(site: Path) -> None:

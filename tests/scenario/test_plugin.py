@@ -219,6 +219,13 @@ def test_proven(proof): proof.by("the migration record says completed")
 def test_cannot_see_it(proof): proof.lacking("no compute log is readable here")
 
 @pytest.mark.feature("live-migration")
+def test_outlined():
+    '''Outline:
+    1. nothing
+    Passes only when the outline's checks,
+    e.g. this one, held. Then more text.'''
+
+@pytest.mark.feature("live-migration")
 def test_said_then_failed(proof):
     proof.by("the migration record says completed")
     raise AssertionError("but the server stayed on its host")
@@ -248,6 +255,7 @@ def test_a_pass_records_its_proof_and_what_cannot_be_seen_is_an_unproven_skip(
     assert (unseen.outcome, unseen.skip_category, unseen.proof) == ("skipped", "unproven", None)
     assert unseen.message == "[unproven] no compute log is readable here"
     assert (failed.outcome, failed.proof) == ("failed", None)  # a failure proves nothing
+    assert found["test_outlined"].proof == "the outline's checks, e.g. this one, held."
 
     written = junit.write(record_dir, read_header(record_dir), found.values())
     cases = {c.get("name"): c for c in ET.parse(written).getroot().iter("testcase")}

@@ -36,3 +36,24 @@ def test_broken_declarations_stop_the_session_with_located_problems(
 def test_plugin_is_registered_by_entry_point(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*feature-support matrix*", "*--matrix-dir*"])
+
+
+def test_every_shipped_scenario_states_its_pass_condition() -> None:
+    """The outline's "Passes only when ..." is the proof a pass records where the scenario says
+    no more: a scenario without one would record passes that say nothing of their proof."""
+    import ast
+
+    from harness.scenario.plugin import PASSES_ONLY_WHEN
+
+    scenarios = Path(__file__).parents[2] / "scenarios"
+    tests = [
+        (path.name, node)
+        for path in sorted(scenarios.glob("*/test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    ]
+    assert len(tests) >= 30
+    for name, node in tests:
+        found = PASSES_ONLY_WHEN.search(ast.get_docstring(node) or "")
+        assert found, f"{name}::{node.name} has no 'Passes only when ...' in its outline"
+        assert len(found.group(1)) < 300, f"{name}::{node.name}: one sentence, please"
