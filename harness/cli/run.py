@@ -37,6 +37,7 @@ from harness.lab.state import LabState
 from harness.run.cloud import CloudConfigError, clouds_yaml_of
 from harness.run.cloud import redactor as cloud_redactor
 from harness.run.orchestration import Events, RunOptions, TargetRun, run_targets, select_targets
+from harness.run.provenance import kind_for
 from harness.run.secrets import Redactor
 
 
@@ -188,6 +189,8 @@ def _run(
     targets = select_targets(matrix, lab, combinations, axis_filter(axes))
     if not targets:
         raise click.UsageError(f"no target of {display_path(lab_file)} matches the filters")
+    for target in targets:  # before any target starts: a wrong kind is the whole run's mistake
+        kind_for(target, matrix.combinations[target.combination].embedded, kind)
     options = RunOptions(
         settings.matrix_dir.resolve(),
         lab_file.resolve(),

@@ -445,7 +445,7 @@ def _runs(
             run_id,
             combination,
             started_at,
-            _why_ignored(matrix, combination, bool(embedded), status, preflight, bool(forced)),
+            why_ignored(matrix, combination, bool(embedded), kind, status, preflight, bool(forced)),
             versions := shared.setdefault(versions, versions),
             keys.setdefault(versions, len(keys)),
             (kind, voting, lab, target, job_url),
@@ -456,17 +456,28 @@ def _runs(
     return runs
 
 
-def _why_ignored(
-    matrix: Matrix, combination: str, embedded: bool, status: str, preflight: str, forced: bool
+def why_ignored(
+    matrix: Matrix,
+    combination: str,
+    embedded: bool,
+    kind: str,
+    status: str,
+    preflight: str,
+    forced: bool,
 ) -> str | None:
+    """The evidence rules, in one place: why a run's results count for nothing, or None when
+    they count. Only a run whose preflight passed proved its target; a preflight not run (a
+    bare pytest session) or skipped (no hosts to check) proved nothing. Embedded-lab evidence
+    (by the header's flag or by its provenance kind) never stands for a real combination, nor
+    a real lab's for an embedded one."""
     if forced:
         return "forced past preflight"
     if status == "preflight-failed" or preflight == "failed":
         return "preflight failed"
     if preflight != "passed" or status == "unverified":
-        return "target not verified"
+        return f"target not verified (preflight {preflight})"
     declared = matrix.combinations.get(combination)
-    if declared is not None and embedded and not declared.embedded:
+    if declared is not None and (embedded or kind == "embedded") and not declared.embedded:
         return "embedded-lab run of a real combination"
     if declared is not None and not embedded and declared.embedded:
         return "embedded combination claimed by a real lab"

@@ -2,9 +2,10 @@
 
 For the target's combination, every axis value's `verify` checks run (through testinfra) on the
 target's hosts whose roles include the check's role, and every value's `facts` commands run on
-every host. A host that cannot be reached fails all its checks with the error; nothing raises.
-The result is a `PreflightResult`: `passed`, `failed`, or `skipped` when the target declares no
-hosts (nothing could be verified, which is not the same as verified).
+every host; the lab file's image, flavors and network are looked up in the cloud (`names`). A
+host that cannot be reached fails all its checks with the error; nothing raises. The result is
+a `PreflightResult`: `passed`, `failed`, or `skipped` when the target declares no hosts
+(nothing could be verified, which is not the same as verified) and its names were found.
 
 Only reading commands are run, and what is shown has passwords in URLs and secret-looking ini
 keys hidden (`harness.run.secrets`).
@@ -21,25 +22,14 @@ import testinfra
 
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.declarations.model import Check, Host, Target
+from harness.preflight import names
 from harness.preflight.checks import CHECKS, in_workdir, shorten
+from harness.preflight.outcome import NOT_CHECKED, CheckOutcome, describe_error
 from harness.run.secrets import hide_url_credentials
 
 Status = Literal["passed", "failed", "skipped"]
 Connect = Callable[[str], Any]
 """spec -> testinfra.host.Host (testinfra is untyped)."""
-
-NOT_CHECKED = "not checked"
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    host: str  # the host's testinfra spec
-    value: str  # "axis/value"
-    kind: str
-    description: str
-    passed: bool
-    found: str
-    error: str | None = None  # the check could not run (host unreachable, ...)
 
 
 @dataclass(frozen=True)
@@ -63,19 +53,24 @@ class PreflightResult:
 
 
 def run_preflight(
-    matrix: Matrix, target: Target, connect: Connect = testinfra.get_host
+    matrix: Matrix,
+    target: Target,
+    connect: Connect = testinfra.get_host,
+    cloud: Callable[[], Any] | None = None,
 ) -> PreflightResult:
-    """Verify `target` against the checks and facts of its combination's values."""
+    """Verify `target` against the checks and facts of its combination's values and, given a
+    way to open its cloud, that the lab file's image, flavors and network exist there."""
     started = time.monotonic()
     if target.combination not in matrix.combinations:
         name, combination = target.target_name, target.combination
         raise ValueError(f"target {name!r}: unknown combination {combination!r}")
+    outcomes = names.check_names(cloud, target) if cloud is not None else []
     hosts = target.host_entries
-    if not hosts:
-        return PreflightResult("skipped", duration_s=time.monotonic() - started)
+    if not hosts:  # nothing verifies the combination: skipped, unless a name is wrong anyway
+        status: Status = "failed" if any(not o.passed for o in outcomes) else "skipped"
+        return PreflightResult(status, outcomes, duration_s=time.monotonic() - started)
 
     values = list(_values(matrix, target.combination))
-    outcomes: list[CheckOutcome] = []
     facts: dict[str, dict[str, str]] = {}
     for host in hosts:
         connection, unreachable = _connect(connect, host.spec)
@@ -87,7 +82,7 @@ def run_preflight(
             commands = {name: cmd for _, _, value_facts in values for name, cmd in value_facts}
             facts[host.label] = _facts(connection, unreachable, host.root, commands)
 
-    status: Status = "failed" if any(not o.passed for o in outcomes) else "passed"
+    status = "failed" if any(not o.passed for o in outcomes) else "passed"
     return PreflightResult(status, outcomes, facts, time.monotonic() - started)
 
 
@@ -149,13 +144,3 @@ def _facts(
         else:
             found[name] = f"exit {result.rc}: {shorten(str(result.stderr))}"
     return found
-
-
-def describe_error(error: BaseException) -> str:
-    """One line: testinfra's ssh backend raises RuntimeError(CommandResult) on exit 255."""
-    arg = error.args[0] if error.args else None
-    if arg is not None and hasattr(arg, "stderr") and hasattr(arg, "rc"):
-        text = shorten(str(arg.stderr)) or f"exit {arg.rc}"
-    else:
-        text = shorten(str(error)) or type(error).__name__
-    return " / ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.model import Target
+from harness.run import cloud as cloud_api
 from harness.run import junit
 from harness.run.provenance import provenance_for
 from harness.run.records import (
@@ -138,12 +140,12 @@ def _run_one(
 ) -> TargetRun:
     combination = matrix.combinations[run.target.combination]
     provenance = provenance_for(
-        run.target, options.scenarios, kind=options.kind, voting=options.voting,
-        job_url=options.job_url,
+        run.target, options.scenarios, embedded=combination.embedded, kind=options.kind,
+        voting=options.voting, job_url=options.job_url,
     )  # fmt: skip
     header = start_header(run.run_id, combination, run.target, lab, provenance)
     events.started(run)
-    header = _preflight(matrix, run, header, options, events, redactor)
+    header = _preflight(matrix, lab, run, header, options, events, redactor)
     write_header(run.run_dir, header)
     if header.status == "preflight-failed" or stop.is_set():
         run.status = header.status if header.status == "preflight-failed" else "interrupted"
@@ -222,6 +224,7 @@ def _watch(run: TargetRun, events: Events, child: subprocess.Popen[str]) -> None
 
 def _preflight(
     matrix: Matrix,
+    lab: Lab,
     run: TargetRun,
     header: RunHeader,
     options: RunOptions,
@@ -230,7 +233,19 @@ def _preflight(
 ) -> RunHeader:
     from harness.preflight.runner import run_preflight
 
-    result = run_preflight(matrix, run.target)
+    opened: list[Any] = []
+
+    def cloud() -> Any:
+        target = run.target
+        clouds_yaml = cloud_api.clouds_yaml_of(lab.path, lab.spec.clouds_yaml)
+        opened.append(cloud_api.connect(clouds_yaml, target.cloud, target.timeouts.default))
+        return opened[-1]
+
+    try:
+        result = run_preflight(matrix, run.target, cloud=cloud)
+    finally:
+        for connection in opened:
+            connection.close()
     summary = result.to_json()
     failures = [
         redactor.redact(f"{o.host}: {o.description}: found {o.found}") for o in result.failures

@@ -49,19 +49,39 @@ def scenarios_revision(scenarios: Path) -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
+def kind_for(
+    target: Target, embedded: bool, kind: str | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """The run's provenance kind: the flag, else MATRIX_KIND, else the target's. Only embedded
+    combinations are of kind 'embedded', and they are of no other: the lab file is checked for
+    this when loaded, and a flag or the environment may not bring it back."""
+    env = os.environ if env is None else env
+    chosen = kind or env.get("MATRIX_KIND") or target.provenance.kind
+    where = "--kind" if kind else "MATRIX_KIND"
+    if chosen not in PROVENANCE_KINDS:
+        raise BadInput(unknown("provenance kind", chosen, PROVENANCE_KINDS) + f" ({where})")
+    if (chosen == "embedded") != embedded:
+        whose = "an embedded-lab" if embedded else "a real"
+        raise BadInput(
+            f"target '{target.target_name}' ({target.combination}) is {whose} combination: "
+            f"provenance kind '{chosen}' ({where}) "
+            + ("must be 'embedded'" if embedded else "'embedded' is only for the embedded lab")
+        )
+    return chosen
+
+
 def provenance_for(
     target: Target,
     scenarios: Path,
     *,
+    embedded: bool = False,
     kind: str | None = None,
     voting: bool | None = None,
     job_url: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Provenance:
     env = os.environ if env is None else env
-    chosen = kind or env.get("MATRIX_KIND") or target.provenance.kind
-    if chosen not in PROVENANCE_KINDS:
-        raise BadInput(unknown("provenance kind", chosen, PROVENANCE_KINDS) + " (MATRIX_KIND)")
+    chosen = kind_for(target, embedded, kind, env)
     return Provenance(
         kind=chosen,  # checked against the Literal's values above
         voting=voting if voting is not None else target.provenance.voting,

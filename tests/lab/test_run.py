@@ -54,6 +54,37 @@ def test_run_records_every_target_and_writes_junit(running_lab: LabState, tmp_pa
     assert "matrix run" in done.stdout and "live-shared" in done.stdout
 
 
+def test_a_typo_in_the_lab_files_names_is_one_preflight_failure_naming_the_nearest(
+    running_lab: LabState, tmp_path: Path
+) -> None:
+    lab = running_lab.lab_file.read_text()
+    assert lab.count("network: private\n") == 3 and lab.count("flavor: m1.tiny\n") == 3
+    typo = tmp_path / "lab.yaml"
+    typo.write_text(
+        lab.replace("network: private\n", "network: privat\n")
+        .replace("flavor: m1.tiny\n", "flavor: m1.tinyy\n")
+        .replace(
+            "clouds_yaml: clouds.yaml",
+            f"clouds_yaml: {running_lab.lab_file.parent / 'clouds.yaml'}",
+        )
+    )
+    done = matrix_cli(
+        "run", "--lab", str(typo), "--out", str(tmp_path), "--feature", "launch",
+        "--combination", "fake-live-migrate/fake-local/fake-neutron",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    [run_dir] = (tmp_path / "runs").iterdir()
+    header = read_header(run_dir)
+    assert header.status == "preflight-failed"
+    failed = {o["value"]: o["found"] for o in header.preflight["outcomes"] if not o["passed"]}
+    assert failed == {
+        "lab/flavor": "no flavor of that name or id; did you mean 'm1.tiny'?",
+        "lab/network": "no network of that name or id; did you mean 'private'?",
+    }
+    assert list(read_results(run_dir)) == []  # no scenario ran
+    assert "the lab's network 'privat' exists" in done.stdout + done.stderr
+
+
 def test_unknown_feature_is_bad_input(running_lab: LabState, tmp_path: Path) -> None:
     done = matrix_cli(
         "run",

@@ -1,0 +1,59 @@
+"""Preflight of the lab file's names: the image, flavors and network every scenario boots with
+must exist in the target's cloud.
+
+A typo there would otherwise turn every scenario into the same failure or skip, thirty times
+over; looked up once before any scenario runs, it is one preflight failure that names what is
+missing and the nearest name the cloud has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from harness.declarations.model import Target
+from harness.declarations.problems import did_you_mean
+from harness.preflight.outcome import NOT_CHECKED, CheckOutcome, describe_error
+
+KIND = "name"
+LOOKUPS: dict[str, tuple[str, str, str]] = {
+    "image": ("image", "find_image", "images"),
+    "flavor": ("compute", "find_flavor", "flavors"),
+    "flavor_alt": ("compute", "find_flavor", "flavors"),
+    "network": ("network", "find_network", "networks"),
+}
+"""Lab-file field -> (openstacksdk proxy, its finder by name or id, its listing)."""
+
+
+def check_names(connect: Callable[[], Any], target: Target) -> list[CheckOutcome]:
+    """One outcome per name the target gives; `connect` opens the cloud (once, if needed)."""
+    wanted = {field: getattr(target, field) for field in LOOKUPS if getattr(target, field)}
+    where = f"cloud {target.cloud}"
+    outcomes = {field: _unchecked(where, field, name) for field, name in wanted.items()}
+    if not wanted:
+        return []
+    try:
+        cloud = connect()
+    except Exception as error:  # an unusable cloud fails every lookup with the reason
+        return [replace(o, error=describe_error(error)) for o in outcomes.values()]
+    return [_look_up(cloud, field, wanted[field], outcome) for field, outcome in outcomes.items()]
+
+
+def _unchecked(where: str, field: str, name: str) -> CheckOutcome:
+    return CheckOutcome(
+        where, f"lab/{field}", KIND, f"the lab's {field} '{name}' exists", False, NOT_CHECKED
+    )
+
+
+def _look_up(cloud: Any, field: str, name: str, outcome: CheckOutcome) -> CheckOutcome:
+    proxy_name, find, listing = LOOKUPS[field]
+    proxy = getattr(cloud, proxy_name)
+    try:
+        found = getattr(proxy, find)(name, ignore_missing=True)
+        if found is not None:
+            return replace(outcome, passed=True, found=f"{found.name or '(no name)'} {found.id}")
+        names = sorted({item.name for item in getattr(proxy, listing)() if item.name})
+    except Exception as error:  # a lookup that cannot run fails with the reason, never raises
+        return replace(outcome, error=describe_error(error))
+    return replace(outcome, found=f"no {field} of that name or id{did_you_mean(name, names)}")
