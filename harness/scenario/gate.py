@@ -9,6 +9,7 @@ Requirements are the feature's `requires` in features.yaml, overridden by a scen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -50,19 +51,21 @@ def check_requirements(needs: Requires, target: Target, request: pytest.FixtureR
         return  # nothing left that needs asking the cloud
     cloud = request.getfixturevalue("cloud")
     if needs.computes > 1:
-        up = [
-            s
-            for s in cloud.compute.services(binary="nova-compute")
-            if s.state == "up" and s.status == "enabled"
-        ]
-        if len(up) < needs.computes:
+        usable = usable_computes(cloud.compute.services(binary="nova-compute"))
+        if usable < needs.computes:
             skips.not_configured(
-                f"needs {needs.computes} compute hosts up; the target has {len(up)}"
+                f"needs {needs.computes} compute hosts up; the target has {usable}"
             )
     if (needs.volume or needs.multiattach) and not cloud.endpoint_for("block-storage"):
         skips.not_configured("the target has no block-storage service")
     if needs.multiattach and not any(is_multiattach(t) for t in cloud.block_storage.types()):
         skips.not_configured("the target has no multiattach volume type")
+
+
+def usable_computes(services: Iterable[Any]) -> int:
+    """Compute services the scheduler can place on: up and enabled (a host that is down, or
+    disabled by an operator or a scenario, is no migration destination)."""
+    return sum(1 for s in services if s.state == "up" and s.status == "enabled")
 
 
 def is_multiattach(volume_type: Any) -> bool:

@@ -146,6 +146,27 @@ def test_unverified_runs_count_for_nothing(
     assert why in verified.why
 
 
+def test_gated_needs_a_voting_ci_run_not_a_voting_manual_one(
+    matrix: Matrix, history: History
+) -> None:
+    history.run(KVM, {LM: "passed"}, kind="manual", voting=True)
+    gated = next(c for c in cell(matrix, history).criteria if c.id == "gated")
+    assert not gated.met and "voting run of kind manual" in gated.why
+    history.run(KVM, {LM: "passed"}, kind="gate", voting=True, days_ago=0.5)
+    assert next(c for c in cell(matrix, history).criteria if c.id == "gated").met
+
+
+def test_multi_lab_counts_only_labs_that_passed_within_the_window(
+    matrix: Matrix, history: History
+) -> None:
+    history.run(KVM, {LM: "passed"}, lab="lab-b", days_ago=45)  # the window is 30 days
+    history.run(KVM, {LM: "passed"}, lab="lab-a", days_ago=1)
+    multi = next(c for c in cell(matrix, history).criteria if c.id == "multi-lab")
+    assert not multi.met and "1 lab(s) passed" in multi.why and "lab-a" in multi.why
+    history.run(KVM, {LM: "passed"}, lab="lab-b", days_ago=2)
+    assert next(c for c in cell(matrix, history).criteria if c.id == "multi-lab").met
+
+
 def test_embedded_evidence_counts_only_for_embedded_combinations(
     matrix: Matrix, history: History
 ) -> None:

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.scenario.gate import is_multiattach
+from harness.scenario.gate import is_multiattach, usable_computes
 from tests.conftest import edit
 
 SCENARIOS = """
@@ -263,3 +263,19 @@ def test_a_pass_records_its_proof_and_what_cannot_be_seen_is_an_unproven_skip(
         cases["test_proven"].findtext("system-out") == "proof: the migration record says completed"
     )
     assert cases["test_said_then_failed"].find("system-out") is None
+
+
+def test_only_computes_up_and_enabled_count_towards_a_requirement() -> None:
+    """Services as openstacksdk lists them (state up/down, status enabled/disabled)."""
+    services = [
+        SimpleNamespace(host=host, state=state, status=status)
+        for host, state, status in [
+            ("c1", "up", "enabled"),
+            ("c2", "down", "enabled"),
+            ("c3", "up", "disabled"),
+            ("c4", "down", "disabled"),
+            ("c5", "up", "enabled"),
+        ]
+    ]
+    assert usable_computes(services) == 2
+    assert usable_computes([]) == 0
