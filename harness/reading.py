@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -36,13 +37,22 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
 
 
 def read_start(path: Path, count: int) -> bytes:
-    """At most the first `count` bytes of the regular file at `path` (links followed);
-    RefusedFile, before anything is opened, for any other kind of file."""
-    _refuse_unless_regular(os.stat(path).st_mode)
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(descriptor, "rb") as handle:
-        _refuse_unless_regular(os.fstat(descriptor).st_mode)
+    """At most the first `count` bytes of the regular file at `path` (links followed)."""
+    with open_regular(path) as handle:
         return handle.read(count)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """The regular file at `path` (links followed), open for reading; RefusedFile, before
+    anything is opened, for any other kind of file."""
+    _refuse_unless_regular(os.stat(path).st_mode)
+    handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    try:
+        _refuse_unless_regular(os.fstat(handle.fileno()).st_mode)
+    except RefusedFile:
+        handle.close()
+        raise
+    return handle
 
 
 def _refuse_unless_regular(mode: int) -> None:

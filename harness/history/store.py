@@ -74,10 +74,12 @@ class IngestReport:
 
 def load_header(run_dir: Path) -> RunHeader:
     """Read and validate a run's header, or say precisely what is wrong with it."""
-    if not (run_dir / RUN_FILE).is_file():
+    if not (run_dir / RUN_FILE).exists():
         raise MalformedRecord(f"{run_dir}: no {RUN_FILE}")
     try:
         return read_header(run_dir)
+    except OSError as error:  # not a regular file, over its bound, unreadable
+        raise MalformedRecord(f"{run_dir / RUN_FILE}: cannot read: {_reason(error)}") from None
     except (ValidationError, ValueError) as error:
         raise MalformedRecord(f"{run_dir / RUN_FILE}: {_first_error(error)}") from None
 
@@ -88,10 +90,16 @@ def load_results(run_dir: Path) -> list[Result]:
     try:
         for result in read_results(run_dir):  # one by one: the error can name its line
             results.append(result)
+    except OSError as error:
+        raise MalformedRecord(f"{run_dir / RESULTS_FILE}: cannot read: {_reason(error)}") from None
     except (ValidationError, ValueError) as error:
         where = f"{run_dir / RESULTS_FILE}:{len(results) + 1}"
         raise MalformedRecord(f"{where}: {_first_error(error)}") from None
     return results
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def stored_header(connection: sqlite3.Connection, run_id: str) -> str | None:

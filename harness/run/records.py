@@ -15,6 +15,7 @@ Whoever starts a run (the orchestrator, or a bare pytest session) builds its hea
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from harness.declarations.model import ProvenanceKind
+from harness.reading import open_regular, read_bounded
 
 if TYPE_CHECKING:
     from harness.declarations.matrix import Combination, Lab
@@ -37,6 +39,7 @@ LOG_FILE = "run.log"
 JUNIT_FILE = "junit.xml"
 FORMAT_VERSION: Literal[1] = 1
 RESULT_LINE_LIMIT = 1 << 20  # characters of one results.jsonl line (a result is ~300)
+RUN_FILE_BYTES = 16 << 20  # of run.json (a header with facts of many hosts is ~100 KiB)
 
 # Skip categories a result may carry (the scenario side raises them through scenario.skips).
 NOT_APPLICABLE = "not-applicable"  # the combination cannot do this by design
@@ -210,7 +213,9 @@ def append_result(run_dir: Path, result: Result) -> None:
 
 
 def read_header(run_dir: Path) -> RunHeader:
-    return RunHeader.model_validate_json((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    """The run's header, read only from a regular file of at most RUN_FILE_BYTES."""
+    text = read_bounded(run_dir / RUN_FILE, RUN_FILE_BYTES, RUN_FILE)
+    return RunHeader.model_validate_json(text.decode("utf-8"))
 
 
 def read_results(run_dir: Path) -> Iterator[Result]:
@@ -218,7 +223,7 @@ def read_results(run_dir: Path) -> Iterator[Result]:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as handle:
+    with io.TextIOWrapper(open_regular(path), encoding="utf-8") as handle:  # never a FIFO
         while line := handle.readline(RESULT_LINE_LIMIT + 1):  # bounded: never a 1 GiB line
             if len(line) > RESULT_LINE_LIMIT:
                 raise ValueError(f"a line longer than {RESULT_LINE_LIMIT} characters")

@@ -100,6 +100,50 @@ def test_a_result_line_over_the_limit_is_rejected_without_reading_it_whole(
     assert report.rejected == [f"{run_dir}/results.jsonl:2: a line longer than 1000 characters"]
 
 
+@pytest.mark.parametrize(
+    ("name", "make", "kind"),
+    [
+        ("results.jsonl", os.mkfifo, "a FIFO"),
+        ("results.jsonl", lambda path: path.symlink_to("/dev/zero"), "a character device"),
+        ("run.json", os.mkfifo, "a FIFO"),
+    ],
+    ids=["fifo results", "dev-zero results", "fifo header"],
+)
+def test_a_record_file_that_is_not_a_regular_file_is_rejected_without_reading_it(
+    tmp_path: Path, name: str, make: Callable[[Path], None], kind: str
+) -> None:
+    """A FIFO would block the reader forever; a device never ends (in its own process, so
+    a hang fails the test rather than the suite)."""
+    runs = tmp_path / "runs"
+    bad = make_run(runs, "run-bad", ["passed"])
+    (bad / name).unlink()
+    make(bad / name)
+    make_run(runs, "run-good", ["passed"])
+    matrix = Path(sys.executable).parent / "matrix"
+    done = subprocess.run(
+        [str(matrix), "ingest", str(runs), "--db", str(tmp_path / "h.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"rejected {bad / name}: cannot read: not a regular file ({kind})\n"
+    assert "added 1 run(s)" in done.stdout
+
+
+def test_a_run_json_over_its_bound_is_rejected_saying_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(records, "RUN_FILE_BYTES", 1000)
+    run_dir = make_run(tmp_path / "runs", "run-big", ["passed"])
+    edit_header(run_dir, facts={"ssh://stack@compute1": {"pad": "x" * 2000}})
+    report = ingest(tmp_path / "h.sqlite", [run_dir])
+    assert report.rejected == [
+        f"{run_dir}/run.json: cannot read: larger than 1000 bytes, the most run.json may hold"
+    ]
+
+
 def _tarball(path: Path, members: list[tuple[tarfile.TarInfo, bytes]], mode: str = "w:gz") -> Path:
     with tarfile.open(path, mode) as tar:
         for info, data in members:
@@ -161,7 +205,9 @@ def test_a_truncated_archive_and_a_results_directory_are_rejected_lines(tmp_path
     rejected = [line for line in done.stderr.splitlines() if line.startswith("rejected ")]
     assert len(rejected) == 2, done.stderr
     assert rejected[0].startswith(f"rejected {cut}: not a readable tarball")
-    assert "run-odd" in rejected[1] and "Is a directory" in rejected[1]
+    assert rejected[1] == (
+        f"rejected {odd / 'results.jsonl'}: cannot read: not a regular file (a directory)"
+    )
     assert "added 1 run(s) with 1 result(s); 0 already there; 2 rejected" in done.stdout
 
 
