@@ -33,6 +33,18 @@ def small(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def matrix_dir(small: Path) -> Path:
+    """The small matrix judged by the shipped policy (all eight criteria, 90-day staleness)."""
+    return with_shipped_policy(small)
+
+
+def with_shipped_policy(root: Path) -> Path:
+    """A copy of a matrix at `root`, its levels.yaml replaced by the shipped one."""
+    shutil.copy(SHIPPED / "levels.yaml", root / "levels.yaml")
+    return root
+
+
 def edit(path: Path, old: str, new: str) -> None:
     """Replace text that must occur exactly once, so a test cannot silently edit nothing."""
     text = path.read_text()

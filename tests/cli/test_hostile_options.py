@@ -5,7 +5,6 @@ cause, exit 2, and nothing is changed (docs/security.md: what options are checke
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ import pytest
 from harness.cli import options
 from harness.history.database import SCHEMA_VERSION
 from tests.builder import History
-from tests.conftest import SHIPPED, Result
+from tests.conftest import Result
 
 COMBINATION = "libvirt-kvm/ceph-rbd/ovs"
 READERS = [
@@ -25,12 +24,6 @@ READERS = [
     ["publish", "--out", "{tmp}/site"],
 ]
 EVERY_DB_COMMAND = [["ingest", "{tmp}/runs"], *READERS]
-
-
-@pytest.fixture
-def matrix_dir(small: Path) -> Path:
-    shutil.copy(SHIPPED / "levels.yaml", small / "levels.yaml")
-    return small
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.cli.main import main
-from tests.conftest import DATA, SHIPPED
+from tests.conftest import DATA, with_shipped_policy
 from tests.history.test_ingest import make_run
 
 COMBINATION = "libvirt-kvm/ceph-rbd/ovs"  # declared in tests/data/small
@@ -234,8 +234,7 @@ def matrix_and_history() -> Iterator[tuple[Path, Path]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "matrix"
         shutil.copytree(DATA / "small", root)
-        shutil.copy(SHIPPED / "levels.yaml", root / "levels.yaml")
-        yield root, Path(tmp) / "history.sqlite"
+        yield with_shipped_policy(root), Path(tmp) / "history.sqlite"
 
 
 FOUND = [

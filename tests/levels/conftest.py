@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from harness.declarations.loading import load_matrix
 from harness.declarations.matrix import Matrix
 from tests.builder import History
-from tests.conftest import SHIPPED
 
 KVM = "libvirt-kvm/local-qcow2/ovs"
 KVM_CEPH = "libvirt-kvm/ceph-rbd/ovs"
@@ -18,13 +16,6 @@ QEMU = "libvirt-qemu/local-qcow2/ovs"
 EMBEDDED = "fake-live-migrate/fake-local/fake-net"
 LM = "live-migration"  # no tempest test declared
 BLM = "block-live-migration"  # tempest-covered; not applicable on shared (ceph) storage
-
-
-@pytest.fixture
-def matrix_dir(small: Path) -> Path:
-    """The small matrix judged by the shipped policy (all eight criteria, 90-day staleness)."""
-    shutil.copy(SHIPPED / "levels.yaml", small / "levels.yaml")
-    return small
 
 
 @pytest.fixture
