@@ -67,7 +67,8 @@ NovaOperation = Literal[
 ]  # fmt: skip
 
 Status = Annotated[
-    str, StringConstraints(pattern=r"^(mandatory|optional|choice\([a-z0-9-]+\)|condition\(.+\))$")
+    str,
+    StringConstraints(pattern=r"^(mandatory|optional|choice\([a-z0-9.-]+\)|condition\(.+\))$"),
 ]
 
 
@@ -214,6 +215,9 @@ class Feature(Strict):
     title: Text
     family: Slug
     nova: NovaOperation | None = Field(None, description="Operation key in Nova's support matrix")
+    cli: Text | None = Field(
+        None, description="How a user does it with the openstack client (Nova's cli= key)"
+    )
     tempest: list[Uuid] = []
     status: Status = "optional"
     microversion: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] | None = None

@@ -15,16 +15,19 @@ policy with other level ids maps the same way):
     tested                      Regularly tested   complete
     reported                    Implemented        partial
     any other ladder level      (other or none)    partial
-    failing                     -                  missing
+    failing, once passed        -                  partial
+    failing, never passed       -                  unknown
     n/a                         Not implemented    missing
     unknown                     Unknown            unknown
 
 `complete` drops to `partial` when the cell is flaky or flagged (a known bug applies): those are
 the caveats Nova's `partial` stands for. `reported` is `partial` because a pass on a verified
 target, without consistent CI runs, is Nova's "Implemented" (self-declared), not a tested
-feature. `failing` is `missing` rather than `unknown`: the evidence says the feature does not
-work on that combination now, and the notes say it was a failure, not an absent
-implementation. `n/a` is `missing` as Nova writes it for what a driver cannot do.
+feature. `failing` is never `missing`, which is Nova's word for "not implemented": a cell that
+has passed before is `partial` (implemented, and broken now: Nova's caveat value), one that
+never passed is `unknown` (its failures do not say whether it is implemented); the notes start
+with "failing" and the date and run of the last failure. `n/a` is `missing` as Nova writes it
+for what a driver cannot do.
 
 An operation's `maturity` (Nova's incomplete | experimental | complete | deprecated) is derived
 from its best level over the real combinations (the embedded lab's fake drivers say nothing
@@ -45,13 +48,14 @@ from __future__ import annotations
 import re
 
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
+from harness.declarations.model import Feature
 from harness.levels.compute import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell, LevelMatrix
 
 INI_NAME = "feature-matrix-harness.ini"
 
 COMPLETE, PARTIAL, MISSING, UNKNOWN = "complete", "partial", "missing", "unknown"
 SUPPORT_BY_RATING = {"Checked": COMPLETE, "Regularly tested": COMPLETE, "Implemented": PARTIAL}
-SUPPORT_BY_COMPUTED_LEVEL = {LEVEL_FAILING: MISSING, LEVEL_NA: MISSING, LEVEL_UNKNOWN: UNKNOWN}
+SUPPORT_BY_COMPUTED_LEVEL = {LEVEL_NA: MISSING, LEVEL_UNKNOWN: UNKNOWN}
 MATURITY_COMPLETE, MATURITY_EXPERIMENTAL, MATURITY_INCOMPLETE = (
     "complete",
     "experimental",
@@ -81,6 +85,8 @@ def ladder_support(levels: LevelMatrix) -> dict[str, str]:
 
 def support(cell: Cell, levels: LevelMatrix) -> str:
     """The support value of one cell: complete, partial, missing or unknown."""
+    if cell.level == LEVEL_FAILING:
+        return PARTIAL if cell.last_pass is not None else UNKNOWN
     computed = SUPPORT_BY_COMPUTED_LEVEL.get(cell.level)
     if computed is not None:
         return computed
@@ -141,6 +147,18 @@ def driver_notes(cell: Cell, levels: LevelMatrix) -> str:
     return "; ".join(parts)
 
 
+def operation_notes(feature: Feature) -> str:
+    """Every operation has notes: the feature's own, the Nova operation it covers, the
+    microversion it needs, and the scenario family that proves it."""
+    notes = [feature.notes or ""]
+    if feature.nova:
+        notes.append(f"Nova support-matrix operation: {feature.nova}.")
+    if feature.microversion:
+        notes.append(f"Needs compute API microversion {feature.microversion}.")
+    notes.append(f"Proven by the harness's {feature.family} scenarios.")
+    return " ".join(part for part in notes if part)
+
+
 def render_ini(levels: LevelMatrix, matrix: Matrix) -> str:
     keys = {c: target_key(c) for c in levels.combinations}
     if len(set(keys.values())) != len(keys):
@@ -152,8 +170,9 @@ def render_ini(levels: LevelMatrix, matrix: Matrix) -> str:
         "#",
         "# Targets are combinations (axis values joined by '_'); operations are features.",
         "# Support per cell: gated and tested (Checked, Regularly tested) -> complete,",
-        "# reported (Implemented) -> partial, failing -> missing, n/a -> missing,",
-        "# unknown -> unknown; complete becomes partial when the cell is flaky or flagged.",
+        "# reported (Implemented) -> partial, failing -> partial if it passed before, else",
+        "# unknown, n/a -> missing, unknown -> unknown; complete becomes partial when the cell",
+        "# is flaky or flagged.",
         "# maturity, over real (not embedded-lab) combinations: complete if one is complete by",
         "# level, experimental if the best is another ladder level, incomplete if none is.",
         "",
@@ -171,18 +190,14 @@ def render_ini(levels: LevelMatrix, matrix: Matrix) -> str:
         ]
     for feature_id in levels.features:
         feature = matrix.features[feature_id]
-        notes = feature.notes or ""
-        if feature.nova:
-            notes += f" Nova support-matrix operation: {feature.nova}."
-        if feature.microversion:
-            notes += f" Needs compute API microversion {feature.microversion}."
         lines += [
             f"[operation.{feature_id}]",
             f"title={value(feature.title)}",
             f"status={value(nova_status(feature.status))}",
+            f"notes={value(operation_notes(feature))}",
         ]
-        if notes.strip():
-            lines.append(f"notes={value(notes)}")
+        if feature.cli:
+            lines.append(f"cli={value(feature.cli)}")
         lines += [
             f"maturity={maturity(feature_id, levels, matrix)}",
             f"tempest_test_uuids={';'.join(feature.tempest)}",

@@ -85,6 +85,26 @@ def test_every_catalogue_feature_is_declared_with_its_nova_key(shipped: Matrix) 
     assert shipped.features["evacuate"].requires.destructive
 
 
+def test_every_feature_says_how_a_user_does_it(shipped: Matrix) -> None:
+    """The INI export gives every operation Nova's `cli` key, from the declarations."""
+    missing = [fid for fid, feature in shipped.features.items() if not feature.cli]
+    assert missing == []
+    assert all(f.cli.startswith("openstack ") for f in shipped.features.values() if f.cli)
+
+
+CHECK_QUEUE_ONLY = {"nova-lvm", "nova-live-migration-ceph"}
+"""Nova jobs that run in its check queue but do not vote in its gate (openstack/nova .zuul.yaml)."""
+
+
+def test_combinations_of_check_queue_jobs_do_not_claim_the_gate(shipped: Matrix) -> None:
+    found = [c for c in shipped.combinations.values() if c.reference in CHECK_QUEUE_ONLY]
+    assert {c.reference for c in found} == CHECK_QUEUE_ONLY
+    for combination in found:
+        assert "gate" not in (combination.title or "").lower(), combination.id
+    said = {c.reference for c in found if (c.title or "").startswith("Check queue ")}
+    assert said == CHECK_QUEUE_ONLY  # the job's own deployment says which queue it runs in
+
+
 def test_at_least_eight_combinations_modelled_on_nova_jobs(shipped: Matrix) -> None:
     real = [c for c in shipped.combinations.values() if c.reference and not c.embedded]
     assert len(real) >= 8
