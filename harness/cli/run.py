@@ -126,6 +126,13 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
     help="Targets in parallel (default: one per target, up to the CPU count).",
 )
 @click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Scenarios at once within each target, in pytest-xdist workers; host-wide ones run "
+    "alone (default: the target's `concurrency:`, else 1).",
+)
+@click.option(
     "--out",
     type=OutputPath(directory=True),
     default=Path("results"),
@@ -172,6 +179,7 @@ def _run(
     features: tuple[str, ...],
     axes: tuple[tuple[str, str], ...],
     jobs: int | None,
+    concurrency: int | None,
     out: Path,
     force: bool,
     kind: str | None,
@@ -201,6 +209,7 @@ def _run(
         voting,
         job_url,
         scenarios.resolve(),
+        concurrency,
     )
     out_console = console()
     events = ConsoleEvents(out_console)

@@ -209,6 +209,11 @@ class Requires(Strict):
     volume: bool = False
     multiattach: bool = False
     destructive: bool = False
+    exclusive: bool = Field(
+        False,
+        description="Acts on a whole host or the cloud (disables a service, forces a host down): "
+        "never runs beside another scenario of the target",
+    )
 
 
 class Feature(Strict):
@@ -402,6 +407,9 @@ class Target(Strict):
     network: Text | None = None
     timeouts: Timeouts = Timeouts()
     destructive: bool = Field(False, description="Allow destructive scenarios (evacuate)")
+    concurrency: Annotated[int, Field(ge=1, le=64)] = Field(
+        1, description="Scenarios run at once on this target (matrix run --concurrency wins)"
+    )
     provenance: Provenance = Provenance()
     guest: GuestConsole = Field(
         GuestConsole(),

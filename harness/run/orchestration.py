@@ -53,6 +53,7 @@ class RunOptions:
     voting: bool | None = None
     job_url: str | None = None
     scenarios: Path = Path("scenarios")  # in the checkout, like matrix/; not in the package
+    concurrency: int | None = None  # scenarios at once per target (None: the target's own)
 
 
 @dataclass
@@ -160,6 +161,9 @@ def _run_one(
         "--run-id", run.run_id, "--record-dir", str(run.run_dir),
         *(f"--feature={f}" for f in options.features),
     ]  # fmt: skip
+    workers = options.concurrency or run.target.concurrency
+    if workers > 1:  # pytest-xdist; the controller alone writes the record (scenario.concurrency)
+        command += ["-n", str(workers), "--dist", "load"]
     with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
         child = subprocess.Popen(
             command,

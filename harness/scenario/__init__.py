@@ -7,5 +7,6 @@ makers, and `gate` skips, in a category (`skips`), what the combination or targe
 run. What a scenario makes is named and tagged with the run id (`resources`, `tags`),
 registered for cleanup at creation (`cleanup`), and found again by `matrix cleanup`
 (`leftovers`) if a run dies. `waiters` waits on the right thing with backoff and per-target
-timeouts; `accounting` counts API requests per scenario.
+timeouts; `accounting` counts API requests per scenario; `concurrency` keeps host-wide
+scenarios apart when a target's scenarios run in pytest-xdist workers.
 """

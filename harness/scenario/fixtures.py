@@ -20,7 +20,8 @@ from harness.declarations.problems import DeclarationError
 from harness.run import cloud as cloud_api
 from harness.scenario.accounting import RequestLog, attach
 from harness.scenario.cleanup import Cleanup
-from harness.scenario.gate import gate
+from harness.scenario.concurrency import holding, is_worker, lock_path
+from harness.scenario.gate import feature_of, gate, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY
 from harness.scenario.resources import Resources
 from harness.scenario.skips import unproven
@@ -168,3 +169,17 @@ def proof(record_property: Callable[[str, object], None]) -> Proof:
 def _feature_gate(request: pytest.FixtureRequest) -> None:
     """Skip, in a category, scenarios this combination or target cannot run."""
     gate(request)
+
+
+@pytest.fixture(autouse=True)
+def _concurrency_lock(request: pytest.FixtureRequest, _feature_gate: None) -> Iterator[None]:
+    """In an xdist worker, hold the run's lock while the scenario and its cleanup run: shared,
+    or exclusive for a host-wide scenario (harness.scenario.concurrency)."""
+    config = request.config
+    feature = feature_of(request.node)
+    if feature is None or not is_worker(config) or CONTEXT not in config.stash:
+        yield
+        return
+    exclusive = needs_of(request.node, config.stash[CONTEXT], feature).exclusive
+    with holding(lock_path(config.getoption("record_dir"), config.stash[RUN_ID]), exclusive):
+        yield

@@ -36,10 +36,14 @@ def gate(request: pytest.FixtureRequest) -> None:
         skips.not_applicable(verdict.why or "declared not applicable")
     for flag in verdict.flags:
         skips.flagged(flag.why, flag.bug)
-    marker = request.node.get_closest_marker("requires")
+    check_requirements(needs_of(request.node, context, feature_id), context.target, request)
+
+
+def needs_of(item: pytest.Item, context: TargetContext, feature_id: str) -> Requires:
+    """The feature's declared requirements, with the scenario's own marker over them."""
+    marker = item.get_closest_marker("requires")
     declared = context.matrix.features[feature_id].requires
-    needs = declared.model_copy(update=dict(marker.kwargs) if marker else {})
-    check_requirements(needs, context.target, request)
+    return declared.model_copy(update=dict(marker.kwargs) if marker else {})
 
 
 def check_requirements(needs: Requires, target: Target, request: pytest.FixtureRequest) -> None:

@@ -33,6 +33,7 @@ from harness.run.records import (
 from harness.run.secrets import Redactor
 from harness.scenario import skips
 from harness.scenario.accounting import RequestLog
+from harness.scenario.concurrency import is_controller, is_worker
 from harness.scenario.gate import feature_of
 from harness.scenario.recorder import PROOF_PROPERTY, Recorder
 from harness.scenario.stash import (
@@ -92,10 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
     except (DeclarationError, TargetSelectionError) as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[RUN_ID] = config.getoption("run_id") or new_run_id()
+    config.option.run_id = config.stash[RUN_ID]  # xdist workers get the controller's options
     config.stash[REQUESTS] = RequestLog()  # filled once a scenario connects to the cloud
-    if record_dir := config.getoption("record_dir"):
+    if (record_dir := config.getoption("record_dir")) and not is_worker(config):
         context = config.stash[CONTEXT]
         config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
+        config.pluginmanager.register(config.stash[RECORDER], "matrix-recorder")
         config.stash[OWNS_HEADER] = _start_record(
             config, Path(record_dir), context, config.stash[RUN_ID]
         )
@@ -174,8 +177,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         requests = _requests_of(item)
         if requests is not None:
             report.user_properties.append(("api_requests", requests))
-    if (recorder := item.config.stash.get(RECORDER, None)) is not None:
-        recorder.report(report)
     return report
 
 
@@ -231,11 +232,17 @@ def _start_record(
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Tell whoever watches the run directory how many scenarios to expect."""
-    recorder = session.config.stash.get(RECORDER, None)
-    if recorder is not None:
-        planned = sum(1 for item in session.items if feature_of(item))
-        recorder.run_dir.joinpath(PLANNED_FILE).write_text(f"{planned}\n")
+    """Tell whoever watches the run directory how many scenarios to expect (the process that
+    collects: the session, or each xdist worker, which all collect the same; not the
+    controller, which collects nothing)."""
+    config = session.config
+    record_dir = config.getoption("record_dir")
+    if not record_dir or CONTEXT not in config.stash or is_controller(config):
+        return
+    planned = sum(1 for item in session.items if feature_of(item))
+    partial = Path(record_dir, f".{PLANNED_FILE}.{os.getpid()}")
+    partial.write_text(f"{planned}\n")
+    partial.replace(Path(record_dir, PLANNED_FILE))  # whole, whichever worker is last
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

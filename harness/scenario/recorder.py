@@ -39,6 +39,11 @@ class Recorder:
         self._open: dict[str, _Scenario] = {}
         self.counts: dict[str, int] = {}
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Registered as a plugin where the record is written: a plain session, or an xdist
+        controller, which receives every worker's reports with their properties."""
+        self.report(report)
+
     def report(self, report: pytest.TestReport) -> None:
         scenario = self._open.setdefault(report.nodeid, _Scenario())
         scenario.duration += report.duration

@@ -1,0 +1,51 @@
+"""Scenarios of one target in several pytest-xdist workers, never beside a host-wide one.
+
+`matrix run --concurrency N` (or the lab target's `concurrency:`) runs a target's scenarios in
+N workers of one pytest session; the controller alone writes the run record (the workers'
+reports reach it), so a parallel run writes the same record, JUnit and progress as a serial
+one. A scenario that acts on a whole host or the cloud (`requires: {exclusive: true}`, e.g.
+evacuate, which stops a compute service) must not share the cloud with others: every scenario
+holds a lock on a file of the run while it runs (setup to teardown, its cleanup included),
+shared for ordinary scenarios and exclusive for host-wide ones (flock(2): it is released
+when a killed worker's process goes, so nothing is left locked).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+LOCK_FILE = ".scenarios.lock"
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """This process is a pytest-xdist worker (the controller collects and runs nothing)."""
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    """This process distributes scenarios to xdist workers and runs none itself."""
+    return config.pluginmanager.has_plugin("dsession")
+
+
+def lock_path(record_dir: str | None, run_id: str) -> Path:
+    """The run's lock file: in its run directory, or (a bare session) named after the run."""
+    if record_dir:
+        return Path(record_dir) / LOCK_FILE
+    return Path(tempfile.gettempdir()) / f"matrix-{run_id}{LOCK_FILE}"
+
+
+@contextmanager
+def holding(path: Path, exclusive: bool) -> Iterator[None]:
+    """Hold the run's lock, shared or exclusive, for as long as the block runs."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
