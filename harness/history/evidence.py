@@ -105,18 +105,21 @@ def read_observations(
     *,
     keep: int,
     window_start: str,
+    until: str | None = None,
 ) -> dict[tuple[str, str], Observation]:
     """Each asked-for cell's observation, keyed (feature, combination); cells never run are
-    absent. `window_start` (ISO 8601, UTC) opens the consistency window. A missing history
-    file is an empty history."""
+    absent. `window_start` (ISO 8601, UTC) opens the consistency window; runs that started
+    after `until` are not read at all, so levels `--at` a past moment are what they were
+    then. A missing history file is an empty history."""
     if not db.exists():
         return {}
     wanted_combinations = set(combinations)
     wanted_features = set(features)
     with paused_collector():
         return _stream(
-            matrix, db, wanted_combinations, wanted_features, keep=keep, window_start=window_start
-        )
+            matrix, db, wanted_combinations, wanted_features, keep=keep,
+            window_start=window_start, until=until,
+        )  # fmt: skip
 
 
 @contextmanager
@@ -164,12 +167,13 @@ def _stream(
     *,
     keep: int,
     window_start: str,
+    until: str | None,
 ) -> dict[tuple[str, str], Observation]:
     connection = connect_read_only(db)
     try:
         connection.execute("BEGIN")  # one snapshot for every query, whoever ingests meanwhile
         cells_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
-        runs = _runs(connection, matrix, cells_by_combination, window_start)
+        runs = _runs(connection, matrix, cells_by_combination, window_start, until)
         order: list[tuple[tuple[str, str], _Cell]] = []  # cells as first seen
         current = None  # the first row sets run, cells, ignored_why and in_window
         for run_rowid, result, feature, says in connection.execute(STREAM_QUERY):
@@ -410,6 +414,7 @@ def _runs(
     matrix: Matrix,
     cells_by_combination: dict[str, dict[str, _Cell]],
     window_start: str,
+    until: str | None,
 ) -> _Runs:
     """Every run by rowid, with its verdict and facts, and the cells of its combination (None
     when the combination was not asked for; a run does not point at its cells, so that cells
@@ -452,7 +457,8 @@ def _runs(
             window_start,
             weeks[day],
         )
-        runs[rowid] = (run, cells_by_combination.get(combination))
+        later = until is not None and started_at > until  # not yet run at that moment
+        runs[rowid] = (run, None if later else cells_by_combination.get(combination))
     return runs
 
 

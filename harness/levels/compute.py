@@ -133,8 +133,9 @@ def compute_levels(
 def _judge_all(matrix: Matrix, db: Path, judge: Judge, result: LevelMatrix) -> None:
     combination_ids, feature_ids = result.combinations, result.features
     observations = read_observations(
-        matrix, db, combination_ids, feature_ids, keep=RECENT, window_start=judge.window_start
-    )
+        matrix, db, combination_ids, feature_ids, keep=RECENT,
+        window_start=judge.window_start, until=iso(judge.now),
+    )  # fmt: skip
     for combination_id in combination_ids:
         combination = matrix.combinations[combination_id]
         for feature_id in feature_ids:

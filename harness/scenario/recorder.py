@@ -61,6 +61,10 @@ class Recorder:
         if report.when == "teardown":
             self._finish(report.nodeid, self._open.pop(report.nodeid))
 
+    def _text(self, text: str, limit: int) -> str:
+        """Text from a scenario, as it may be recorded: redacted, storable, within the limit."""
+        return _storable(self.redactor.redact(text))[:limit]
+
     def _finish(self, nodeid: str, scenario: _Scenario) -> None:
         props = scenario.properties
         if "feature" not in props:
@@ -76,19 +80,26 @@ class Recorder:
             outcome=scenario.outcome,
             skip_category=scenario.skip_category or None,
             duration_s=round(scenario.duration, 3),
-            message=self.redactor.redact(message)[:MESSAGE_LIMIT] if message else None,
+            message=self._text(message, MESSAGE_LIMIT) if message else None,
             microversion=str(props.get("microversion") or "") or None,
             api_requests=int(requests) if requests is not None else None,
             cleanup_error=(
-                self.redactor.redact(scenario.cleanup_error)[:MESSAGE_LIMIT]
+                self._text(scenario.cleanup_error, MESSAGE_LIMIT)
                 if scenario.cleanup_error
                 else None
             ),
             finished_at=now(),
-            proof=self.redactor.redact(str(proof))[:PROOF_LIMIT] if proof else None,
+            proof=self._text(str(proof), PROOF_LIMIT) if proof else None,
         )
         append_result(self.run_dir, result)
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+
+
+def _storable(text: str) -> str:
+    """Text any UTF-8 writer takes: a cloud's message may carry lone surrogates (from bytes
+    decoded with surrogateescape), which JSON, XML and SQLite refuse; they are shown as
+    backslash escapes instead of failing the record."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

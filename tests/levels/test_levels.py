@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,14 @@ def test_every_criterion_the_policy_schema_accepts_has_a_judge_and_no_other() ->
     from harness.levels.criteria import CRITERIA
 
     assert set(CRITERIA) == set(get_args(CriterionId)) == set(CRITERION_PARAMETERS)
+
+
+def test_levels_at_a_past_moment_ignore_what_ran_after_it(matrix: Matrix, history: History) -> None:
+    """--at replays a moment: a failure recorded after it is not yet known then."""
+    history.run(KVM, {LM: "passed"}, days_ago=3)
+    history.run(KVM, {LM: "failed"}, days_ago=1)
+    assert cell(matrix, history).level == "failing"
+    then = compute_levels(matrix, history.db, now=NOW - timedelta(days=2)).cell(LM, KVM)
+    assert (then.level, then.passed, then.failed, then.ignored) == ("reported", 1, 0, 0)
+    before = compute_levels(matrix, history.db, now=NOW - timedelta(days=4)).cell(LM, KVM)
+    assert before.level == "unknown" and before.passed == 0

@@ -235,3 +235,27 @@ def test_secrets_are_found_in_auth_and_masked_longest_first() -> None:
         redactor.redact("id abc123 secret sekret-XYZ-1 in RegionOne")
         == "id abc123 secret *** in RegionOne"
     )
+
+
+SURROGATE = """
+import pytest
+
+@pytest.mark.feature("live-migration")
+def test_the_cloud_sends_undecodable_bytes():
+    raise AssertionError("fault: " + b"caf\\xe9".decode("utf-8", "surrogateescape"))
+"""
+
+
+def test_a_message_with_a_lone_surrogate_is_recorded_escaped(project: Path, small: Path) -> None:
+    """Bytes a cloud sent that are not UTF-8 (decoded with surrogateescape) would make every
+    JSON, XML and SQLite writer refuse the result; they are recorded as escapes instead."""
+    run_dir = project / "runs" / "run-7"
+    (project / "scenarios").mkdir(exist_ok=True)
+    (project / "scenarios" / "test_it.py").write_text(SURROGATE)
+    done = subprocess.run(
+        pytest_command(project, small, run_dir), cwd=project, capture_output=True, timeout=120
+    )  # pytest prints the byte itself: its output is not UTF-8
+    assert done.returncode == 1, done.stdout.decode(errors="replace")
+    [result] = read_results(run_dir)
+    assert result.outcome == "failed"
+    assert (result.message or "").startswith("AssertionError: fault: caf\\udce9")
