@@ -48,8 +48,8 @@ def _unchecked(where: str, field: str, name: str) -> CheckOutcome:
 
 def _look_up(cloud: Any, field: str, name: str, outcome: CheckOutcome) -> CheckOutcome:
     proxy_name, find, listing = LOOKUPS[field]
-    proxy = getattr(cloud, proxy_name)
     try:
+        proxy = getattr(cloud, proxy_name)  # may discover the service's endpoint: may fail
         found = getattr(proxy, find)(name, ignore_missing=True)
         if found is not None:
             return replace(outcome, passed=True, found=f"{found.name or '(no name)'} {found.id}")
