@@ -21,6 +21,7 @@ from harness.cli.levels import LevelLook
 from harness.cli.options import Settings, feature_option, history_options
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console
+from harness.cli.registry import short_help
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Matrix
 from harness.declarations.problems import display_path, unknown
 from harness.history.evidence import Evidence
@@ -39,7 +40,7 @@ class Neighbour:
     tested: int  # cells with a ladder level
 
 
-@click.command("check")
+@click.command("check", short_help=short_help("check"))
 @click.argument("combination_id", metavar="COMBINATION")
 @feature_option("Only these features (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -12,6 +12,7 @@ import openstack.exceptions
 from harness.cli.options import Settings
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console
+from harness.cli.registry import short_help
 from harness.errors import Failure
 from harness.lab.state import DEFAULT_DIR, LAB_FILE
 from harness.run.cloud import CloudConfigError, clouds_yaml_of, connect, redactor
@@ -24,7 +25,7 @@ class CleanupIncomplete(Failure):
     """Some cloud refused or failed part of the cleanup; each part was reported."""
 
 
-@click.command("cleanup")
+@click.command("cleanup", short_help=short_help("cleanup"))
 @click.option(
     "--lab",
     "lab_file",

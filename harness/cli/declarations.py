@@ -13,6 +13,7 @@ from rich.text import Text
 
 from harness.cli.options import OutputPath, Settings, axis_filter, axis_option
 from harness.cli.output import console
+from harness.cli.registry import short_help
 from harness.declarations import schema
 from harness.declarations.applicability import Verdict, verdicts
 from harness.declarations.layout import FILES, LABS_DIR
@@ -30,7 +31,7 @@ def _load(ctx: click.Context) -> Matrix:
 # --- validate --------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(short_help=short_help("validate"))
 @click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
 @click.pass_context
 def validate(ctx: click.Context, path: Path | None) -> None:
@@ -86,7 +87,7 @@ def _combination_json(matrix: Matrix, combination: Combination) -> dict[str, Any
     }
 
 
-@click.command("list")
+@click.command("list", short_help=short_help("list"))
 @axis_option("Only combinations with this value (repeat; same axis = any of them).")
 @click.option("--features", "show_features", is_flag=True, help="List the features instead.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -154,7 +155,7 @@ def _list_features(matrix: Matrix, as_json: bool) -> None:
 # --- show ------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(short_help=short_help("show"))
 @click.argument("combination_id", metavar="COMBINATION")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -226,7 +227,7 @@ def _print_verdicts(
 # --- schema ----------------------------------------------------------------------------------
 
 
-@click.command("schema")
+@click.command("schema", short_help=short_help("schema"))
 @click.argument("kind", required=False, type=click.Choice(sorted(schema.SCHEMA_FILES)))
 @click.option(
     "--out",

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from harness.cli.options import db_option
+from harness.cli.registry import short_help
 from harness.declarations.problems import display_path
 from harness.errors import EXIT_USAGE
 from harness.history.store import ingest
 
 
-@click.command("ingest")
+@click.command("ingest", short_help=short_help("ingest"))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @db_option(writes=True)
 def ingest_(paths: tuple[Path, ...], db: Path) -> None:

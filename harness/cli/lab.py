@@ -11,6 +11,7 @@ from rich.text import Text
 
 from harness.cli.options import Settings, lab_dir_option, lab_file_option
 from harness.cli.output import console, say
+from harness.cli.registry import short_help
 from harness.declarations.problems import display_path
 from harness.lab import cells, control, environment
 from harness.lab.state import LabState
@@ -18,7 +19,7 @@ from harness.lab.state import LabState
 state_dir_option = lab_dir_option("--dir")  # --dir: the name `matrix lab` first had
 
 
-@click.group()
+@click.group(short_help=short_help("lab"))
 def lab() -> None:
     """The embedded lab: real Nova (fake drivers, or libvirt and QEMU), one process per cell."""
 

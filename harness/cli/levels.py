@@ -18,6 +18,7 @@ from rich.table import Table
 from harness.cli.options import Settings, axis_filter, axis_option, feature_option, history_options
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console
+from harness.cli.registry import short_help
 from harness.declarations.matrix import Matrix
 from harness.declarations.problems import display_path, unknown
 from harness.levels.compute import (
@@ -73,7 +74,7 @@ def _unique_mark(level_id: str, taken: set[str]) -> str:
     return level_id[:3]
 
 
-@click.command("levels")
+@click.command("levels", short_help=short_help("levels"))
 @click.option(
     "--explain", "explain", metavar="FEATURE@COMBINATION", help="Explain one cell's level."
 )

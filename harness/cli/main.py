@@ -4,10 +4,14 @@ codes (the way tox's `report.HandledError` is caught once).
 Every command raises `MatrixError` subclasses for what the user must fix; they are printed
 here as their lines and exit with their code. click's usage errors are one line, exit 2.
 Anything else is a bug: one line, exit 70, the traceback under --debug.
+
+Commands are imported only when one is run (`COMMANDS`): `matrix --help` or `matrix
+validate` need neither openstacksdk nor the levels and publishing code.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,9 +19,29 @@ from pathlib import Path
 import click
 
 from harness import __version__
-from harness.cli import check, cleanup, declarations, ingest, lab, levels, publish, run
-from harness.cli.options import Settings
+from harness.cli.registry import COMMANDS
 from harness.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, MatrixError
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is looked up to run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = COMMANDS.get(cmd_name)
+        if found is None:
+            return None
+        module, attribute, _ = found
+        command = getattr(importlib.import_module(f"harness.cli.{module}"), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, _, short) in COMMANDS.items()])
+
 
 EPILOG = "Exit codes:\n\n" + "\n\n".join(
     f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()
@@ -25,6 +49,7 @@ EPILOG = "Exit codes:\n\n" + "\n\n".join(
 
 
 @click.group(
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=f"\b\n{EPILOG.replace(chr(10) + chr(10), chr(10))}",
 )
@@ -42,6 +67,8 @@ EPILOG = "Exit codes:\n\n" + "\n\n".join(
 @click.pass_context
 def cli(ctx: click.Context, matrix_dir: Path, debug: bool) -> None:
     """Feature-support matrix harness for OpenStack combinations."""
+    from harness.cli.options import Settings  # not for --help: it loads the declaration models
+
     ctx.obj = Settings(matrix_dir, debug)
 
 
@@ -75,19 +102,3 @@ def run_command_line(args: list[str]) -> int:
             raise
         click.echo(f"matrix: internal error: {error!r} (rerun with --debug for details)", err=True)
         return EXIT_INTERNAL
-
-
-for command in (
-    declarations.validate,
-    declarations.list_,
-    declarations.show,
-    declarations.schema_,
-    lab.lab,
-    run.run,
-    cleanup.cleanup,
-    ingest.ingest_,
-    levels.levels,
-    check.check,
-    publish.publish,
-):
-    cli.add_command(command)

@@ -14,13 +14,14 @@ import click
 
 from harness.cli.options import OutputPath, Settings, history_options
 from harness.cli.output import say
+from harness.cli.registry import short_help
 from harness.declarations.problems import display_path
 from harness.errors import BadInput, Failure
 from harness.levels.compute import compute_levels
 from harness.publish import publish as publish_site
 
 
-@click.command("publish")
+@click.command("publish", short_help=short_help("publish"))
 @click.option(
     "--out",
     required=True,

@@ -29,6 +29,7 @@ from harness.cli.options import (
 )
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console, say
+from harness.cli.registry import short_help
 from harness.declarations.model import PROVENANCE_KINDS, Target
 from harness.declarations.problems import display_path, unknown
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -110,7 +111,7 @@ def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
             say(f"stopped the cells this run started: {', '.join(started)}")
 
 
-@click.command("run")
+@click.command("run", short_help=short_help("run"))
 @lab_file_option(
     "Run against this lab (default: the embedded lab, started and stopped for the run)."
 )

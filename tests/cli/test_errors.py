@@ -119,3 +119,29 @@ def test_the_exit_codes_are_in_the_help_and_the_readme(run: object) -> None:
         assert f"{code:>3}  {meaning}" in result.out
         assert f"| {code} | {meaning} |" in readme
     assert EPILOG.splitlines()[0] in cli.epilog  # type: ignore[operator]
+
+
+def test_every_command_is_listed_without_importing_it_and_says_what_it_is(run: object) -> None:
+    """`matrix --help` lists the registry's commands and imports none of them; each command
+    looked up is the one registered, with the registry's line as its own short help."""
+    import subprocess
+    import sys
+
+    from harness.cli.registry import COMMANDS
+
+    probe = (
+        "import sys; from harness.cli.main import main\n"
+        "try: main(['--help'])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('harness.cli.', 'openstack'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "['harness.cli.main', 'harness.cli.registry']"
+    for name, (_, _, short) in COMMANDS.items():
+        assert f"  {name}" in done.stdout and short in done.stdout
+        with cli.make_context("matrix", [name, "--help"], resilient_parsing=True) as ctx:
+            command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(limit=200) == short

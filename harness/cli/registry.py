@@ -1,0 +1,27 @@
+"""The commands of `matrix`: where each lives and the line `matrix --help` shows for it.
+
+The one source of both: the command's decorator takes its short help from here, and the
+group (`main.LazyGroup`) lists them from here without importing a single command module.
+"""
+
+from __future__ import annotations
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("declarations", "validate", "Check the declarations (and lab files)."),
+    "list": ("declarations", "list_", "List combinations (or, with --features, features)."),
+    "show": ("declarations", "show", "Show a combination's values and what applies there."),
+    "schema": ("declarations", "schema_", "Write the JSON Schemas of the declaration files."),
+    "lab": ("lab", "lab", "The embedded lab: real Nova cells on 127.0.0.1."),
+    "run": ("run", "run", "Preflight, scenarios, run records and JUnit per target."),
+    "cleanup": ("cleanup", "cleanup", "Delete what runs made and left behind in the clouds."),
+    "ingest": ("ingest", "ingest_", "Add run records (directories or archives) to the history."),
+    "levels": ("levels", "levels", "The known-to-work level of every feature and combination."),
+    "check": ("check", "check", "What is known to work on a combination, with its evidence."),
+    "publish": ("publish", "publish", "Write the static site and the exports."),
+}
+"""Command name -> (module of harness.cli, the command's attribute there, its short help)."""
+
+
+def short_help(name: str) -> str:
+    """The line `matrix --help` shows for command `name`."""
+    return COMMANDS[name][2]
