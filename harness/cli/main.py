@@ -12,6 +12,7 @@ validate` need neither openstacksdk nor the levels and publishing code.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,8 +74,24 @@ def cli(ctx: click.Context, matrix_dir: Path, debug: bool) -> None:
 
 
 def main(args: Sequence[str] | None = None) -> None:
-    """Console entry point."""
-    sys.exit(run_command_line(sys.argv[1:] if args is None else list(args)))
+    """Console entry point. SIGTERM (how CI engines cancel a job) and SIGINT interrupt a
+    command the same way, whatever the parent left them set to: a job started in the
+    background of a shell has SIGINT ignored, and a cancelled one is sent SIGTERM; either way
+    the command stops what it started and records what finished."""
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
+    }
+    try:
+        code = run_command_line(sys.argv[1:] if args is None else list(args))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    sys.exit(code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def run_command_line(args: list[str]) -> int:
