@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 AIM = 3.0
 
 
-def suite(lab_file: Path, out: Path, combination: str, workers: int) -> tuple[float, dict[str, str]]:
+def suite(
+    lab_file: Path, out: Path, combination: str, workers: int
+) -> tuple[float, dict[str, str]]:
     """Wall time of the whole suite on the cell, and each scenario's outcome."""
     command = [
         str(Path(sys.executable).parent / "matrix"), "run", "--lab", str(lab_file),
@@ -68,7 +70,9 @@ def main() -> None:
                 if outcomes != expected:
                     for name in sorted(set(outcomes) | set(expected)):
                         if outcomes.get(name) != expected.get(name):
-                            print(f"    {name}: serial {expected.get(name)}, now {outcomes.get(name)}")
+                            print(
+                                f"    {name}: serial {expected.get(name)}, now {outcomes.get(name)}"
+                            )
                 print(
                     f"{cell.name}: --concurrency {workers:<2} {elapsed:7.1f} s  "
                     f"x{serial / elapsed:.2f}  {same}"

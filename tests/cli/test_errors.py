@@ -135,9 +135,7 @@ def test_every_command_is_listed_without_importing_it_and_says_what_it_is(run: o
         "except SystemExit: pass\n"
         "print(sorted(m for m in sys.modules if m.startswith(('harness.cli.', 'openstack'))))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "['harness.cli.main', 'harness.cli.registry']"
     for name, (_, _, short) in COMMANDS.items():
         assert f"  {name}" in done.stdout and short in done.stdout
