@@ -43,7 +43,9 @@ from harness.run.secrets import Redactor
 
 
 class ConsoleEvents(Events):
-    """Live progress: a bar per target, failures as they happen."""
+    """Live progress: a bar per target, failures as they happen. Where the output is no
+    terminal (a CI job's log), bars are drawn only at the end, so each step of a target is a
+    line of its own instead."""
 
     def __init__(self, out: Console) -> None:
         self.out = out
@@ -60,9 +62,14 @@ class ConsoleEvents(Events):
                 run.target.target_name, total=None, state="preflight"
             )
 
+    def _line(self, run: TargetRun, text: str) -> None:
+        if not self.out.is_terminal:
+            self.bars.console.print(Text(f"{run.target.target_name}: {text}"))
+
     def preflight(self, run: TargetRun, status: str, failures: list[str]) -> None:
         with self.lock:
             self.bars.update(self.tasks[run.run_id], state=f"preflight {status}")
+            self._line(run, f"preflight {status}")
             for failure in failures:
                 self.bars.console.print(Text(f"  {run.target.target_name}: {failure}", style="red"))
 
@@ -71,6 +78,7 @@ class ConsoleEvents(Events):
             self.bars.update(
                 self.tasks[run.run_id], total=run.planned, completed=done, state="running"
             )
+            self._line(run, f"{done}/{run.planned or '?'} scenarios done")
             if failure:
                 self.bars.console.print(
                     Text(f"  FAILED {run.target.target_name} {failure}", style="red")
@@ -79,6 +87,7 @@ class ConsoleEvents(Events):
     def finished(self, run: TargetRun) -> None:
         with self.lock:
             self.bars.update(self.tasks[run.run_id], state=run.status, total=run.planned or 0)
+            self._line(run, run.status)
 
 
 def redactor_for(lab_file: Path, clouds_yaml: str | None) -> Callable[[Target], Redactor]:
