@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_ID] = config.getoption("run_id") or new_run_id()
     config.option.run_id = config.stash[RUN_ID]  # xdist workers get the controller's options
     config.stash[REQUESTS] = RequestLog()  # filled once a scenario connects to the cloud
-    if config.getoption("record_dir"):  # `matrix run` stops its scenarios with SIGINT, even
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # where it was ignored
+    if config.getoption("record_dir") and threading.current_thread() is threading.main_thread():
+        # `matrix run` stops its scenarios with SIGINT, even where the shell had it ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if (record_dir := config.getoption("record_dir")) and not is_worker(config):
         context = config.stash[CONTEXT]
         config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
