@@ -45,6 +45,23 @@ def with_shipped_policy(root: Path) -> Path:
     return root
 
 
+HOSTLESS_COMBINATION = "libvirt-kvm/local-qcow2/ovs"
+
+
+def hostless_lab(directory: Path) -> Path:
+    """A lab file in `directory` with one target, `t` of HOSTLESS_COMBINATION in the small
+    matrix, that declares no hosts and no image, flavors or network, and a clouds.yaml whose
+    entry needs no auth: preflight skips it without asking a cloud, so `matrix run` and a
+    scenario session run scenarios that need no cloud."""
+    (directory / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
+    path = directory / "lab.yaml"
+    path.write_text(
+        f"clouds_yaml: {directory / 'clouds.yaml'}\ntargets:\n"
+        f"  - {{name: t, combination: {HOSTLESS_COMBINATION}, cloud: lab-cloud}}\n"
+    )
+    return path
+
+
 def edit(path: Path, old: str, new: str) -> None:
     """Replace text that must occur exactly once, so a test cannot silently edit nothing."""
     text = path.read_text()

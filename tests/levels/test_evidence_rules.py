@@ -20,9 +20,9 @@ from harness.declarations.loading import load_matrix
 from harness.history.store import ingest
 from harness.levels.compute import compute_levels
 from harness.run.records import RUN_FILE, read_header
-from tests.conftest import Result
+from tests.conftest import HOSTLESS_COMBINATION, Result, hostless_lab, with_shipped_policy
 
-KVM = "libvirt-kvm/local-qcow2/ovs"
+KVM = HOSTLESS_COMBINATION
 FEATURE = "live-snapshot"  # no requirements in the small matrix: the scenario needs no cloud
 SCENARIO = """
 import pytest
@@ -37,13 +37,8 @@ def test_live_snapshot(proof):
 def lab(small: Path, tmp_path: Path) -> Path:
     """A target of a real combination with no hosts (nothing to verify it on) and no names to
     look up, and a clouds.yaml entry so the record's secrets can be masked."""
-    shutil.copy(Path(__file__).parents[2] / "matrix" / "levels.yaml", small / "levels.yaml")
-    (tmp_path / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
-    path = tmp_path / "lab.yaml"
-    path.write_text(
-        f"clouds_yaml: {tmp_path / 'clouds.yaml'}\ntargets:\n"
-        f"  - {{name: t, combination: {KVM}, cloud: lab-cloud, provenance: {{kind: manual}}}}\n"
-    )
+    with_shipped_policy(small)
+    path = hostless_lab(tmp_path)  # provenance kind: manual, the default
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "test_it.py").write_text(SCENARIO)
     return path

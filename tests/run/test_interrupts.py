@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.records import read_header, read_results
+from tests.conftest import hostless_lab
 
 SLOW = """
 import time, pytest
@@ -39,12 +40,7 @@ def test_slow(cleanup):
 def test_an_interrupted_run_cleans_up_and_is_recorded(
     small: Path, tmp_path: Path, how: int, ignore_sigint: bool
 ) -> None:
-    (tmp_path / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
-    lab = tmp_path / "lab.yaml"
-    lab.write_text(
-        f"clouds_yaml: {tmp_path / 'clouds.yaml'}\ntargets:\n"
-        "  - {name: t, combination: libvirt-kvm/local-qcow2/ovs, cloud: lab-cloud}\n"
-    )
+    lab = hostless_lab(tmp_path)
     marker, started = tmp_path / "cleaned", tmp_path / "started"
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "test_it.py").write_text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import Result
+from tests.conftest import Result, hostless_lab
 
 SCENARIOS = """
 import pytest
@@ -19,12 +19,7 @@ def test_it(n): pass
 def test_without_a_terminal_each_step_of_a_target_is_a_line(
     run: Callable[..., Result], small: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
-    lab = tmp_path / "lab.yaml"
-    lab.write_text(
-        f"clouds_yaml: {tmp_path / 'clouds.yaml'}\ntargets:\n"
-        "  - {name: t, combination: libvirt-kvm/local-qcow2/ovs, cloud: lab-cloud}\n"
-    )
+    lab = hostless_lab(tmp_path)
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "test_it.py").write_text(SCENARIOS)
     done = run(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.records import PLANNED_FILE, read_header, read_results
-from tests.conftest import edit
+from tests.conftest import hostless_lab
 
 SCENARIOS = """
 import os, time, pytest
@@ -37,15 +37,8 @@ def test_not_configured(): not_configured("needs what it lacks")
 
 
 @pytest.fixture
-def lab(small: Path, tmp_path: Path) -> Path:
-    edit(small / "features.yaml", "      why: example flag\n", "      why: example flag\n")
-    (tmp_path / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
-    path = tmp_path / "lab.yaml"
-    path.write_text(
-        f"clouds_yaml: {tmp_path / 'clouds.yaml'}\ntargets:\n"
-        "  - {combination: libvirt-kvm/local-qcow2/ovs, cloud: lab-cloud}\n"
-    )
-    return path
+def lab(tmp_path: Path) -> Path:
+    return hostless_lab(tmp_path)
 
 
 def run_scenarios(
