@@ -1,7 +1,8 @@
 """The history's SQLite file: its schema and its version, and opening it.
 
-A history records the version of the schema that wrote it (the `meta` table); a harness
-refuses one of another version before reading or writing anything in it.
+A history records the version of the schema that wrote it (the `meta` table). A writer
+(ingest) upgrades an older one in place (`UPGRADES`); any other version, and an older one
+opened only to read, is refused before anything in it is read or written.
 """
 
 from __future__ import annotations

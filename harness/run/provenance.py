@@ -57,7 +57,7 @@ def kind_for(
     this when loaded, and a flag or the environment may not bring it back."""
     env = os.environ if env is None else env
     chosen = kind or env.get("MATRIX_KIND") or target.provenance.kind
-    where = "--kind" if kind else "MATRIX_KIND"
+    where = "--kind" if kind else "MATRIX_KIND" if env.get("MATRIX_KIND") else "the lab file"
     if chosen not in PROVENANCE_KINDS:
         raise BadInput(unknown("provenance kind", chosen, PROVENANCE_KINDS) + f" ({where})")
     if (chosen == "embedded") != embedded:
