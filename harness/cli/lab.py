@@ -13,7 +13,7 @@ from harness.cli.options import Settings, lab_dir_option, lab_file_option
 from harness.cli.output import console, say
 from harness.cli.registry import short_help
 from harness.declarations.problems import display_path
-from harness.lab import cells, control, environment
+from harness.lab import cells, control, environment, keystone
 from harness.lab.state import LabState
 
 state_dir_option = lab_dir_option("--dir")  # --dir: the name `matrix lab` first had
@@ -65,7 +65,7 @@ def up(
     python = environment.ensure(progress=say)
     state = LabState(lab_dir)
     control.up(state, chosen, python, progress=say)
-    _print_statuses(control.statuses(state))
+    _print_statuses(control.statuses(state), keystone.status(state))
     clouds = state.clouds_file.resolve()
     click.echo(f"\nclouds.yaml: {display_path(clouds)}   lab file: {display_path(state.lab_file)}")
     click.echo(f"export OS_CLIENT_CONFIG_FILE={clouds}")
@@ -75,42 +75,55 @@ def up(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @state_dir_option
 def status(as_json: bool, lab_dir: Path) -> None:
-    """Each cell's health: up, not responding, dead (its process is gone) or stopped."""
-    found = control.statuses(LabState(lab_dir))
+    """Keystone's and each cell's health: up, not responding, dead (its process is gone) or
+    stopped."""
+    state = LabState(lab_dir)
+    found = control.statuses(state)
+    identity = keystone.status(state)
     if as_json:
-        payload = [
-            {
-                "cell": s.name,
-                "combination": s.combination,
-                "health": s.health,
-                "pid": s.pid,
-                "url": s.endpoint.url if s.endpoint else None,
-            }
-            for s in found
-        ]
+        payload = {
+            "keystone": {"health": identity.health, "pid": identity.pid, "url": identity.url},
+            "cells": [
+                {
+                    "cell": s.name,
+                    "combination": s.combination,
+                    "health": s.health,
+                    "pid": s.pid,
+                    "url": s.endpoint.url if s.endpoint else None,
+                }
+                for s in found
+            ],
+        }
         click.echo(json.dumps(payload, indent=2))
         return
     if not found:
         click.echo(f"no cells in {display_path(lab_dir)}: start them with `matrix lab up`")
         return
-    _print_statuses(found)
+    _print_statuses(found, identity)
 
 
 @lab.command()
 @click.option("--cell", "names", multiple=True, help="Stop only this cell (repeatable).")
 @state_dir_option
 def down(names: tuple[str, ...], lab_dir: Path) -> None:
-    """Stop the cells that `up` started (and only those)."""
+    """Stop the cells that `up` started (and only those), and Keystone with the last."""
     state = LabState(lab_dir)
     stopped = control.down(state, names)
     click.echo(f"stopped {', '.join(stopped)}" if stopped else "no cell was running")
 
 
-def _print_statuses(found: list[control.CellStatus]) -> None:
+def _print_statuses(found: list[control.CellStatus], identity: keystone.KeystoneStatus) -> None:
     table = Table(title="embedded lab", title_justify="left")
     for column in ("cell", "combination", "health", "endpoint", "pid"):
         table.add_column(column, no_wrap=column != "combination")
     colours = {"up": "green", "not responding": "yellow", "dead": "red", "stopped": "dim"}
+    table.add_row(
+        "(keystone)",
+        "identity: a region per cell",
+        Text(identity.health, style=colours.get(identity.health, "")),
+        identity.url or "",
+        str(identity.pid or ""),
+    )
     for s in found:
         table.add_row(
             s.name,

@@ -1,36 +1,28 @@
-"""Start, watch and stop embedded-lab cells: one background process each, tracked by pid files.
+"""Start, watch and stop the embedded lab: its Keystone, then one background process per cell,
+each tracked by a pid file.
 
 Cells choose their own free port (they bind port 0) and report it in endpoint.json, so two
 labs never fight over a fixed port. `down` stops exactly the processes `up` started: a pid
-is only signalled if that process is still a cell server for that very cell directory.
+is only signalled if that process is still a cell server for that very cell directory
+(processes.py). Keystone comes up first and goes last: every cell validates its tokens.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import Failure
-from harness.lab import libvirt_cells
+from harness.lab import keystone, libvirt_cells, processes
 from harness.lab.cells import CellSpec
 from harness.lab.environment import CELL_SERVER, ensure_libvirt_binding
 from harness.lab.state import Endpoint, LabState
 
 STARTUP_TIMEOUT = 180.0  # seconds; a cell boots in about 4 s, far slower on a loaded CI machine
-STOP_TIMEOUT = 10.0
 Progress = Callable[[str], None]
-
-_started: dict[int, subprocess.Popen[bytes]] = {}
-"""Processes this interpreter started, so stopping them also reaps them (no zombies)."""
 
 
 class LabStartError(Failure):
@@ -60,9 +52,15 @@ def up(
     """Start the cells that are not running, wait until each answers, write the client files.
 
     A cell on the real libvirt driver that this machine cannot run (no root, no libvirt) is
-    skipped with what it needs, and the other cells still start."""
+    skipped with what it needs, and the other cells still start. Keystone starts before the
+    first cell that does; cells that outlived their Keystone are restarted (a new one knows
+    neither their endpoints nor their service user)."""
     waiting: dict[str, subprocess.Popen[bytes]] = {}
     failures = []
+    if keystone.status(state).health != "up":
+        for orphan in (s.name for s in statuses(state) if s.health == "up"):
+            progress(f"{orphan}: restarting, its Keystone is gone")
+            stop(state, orphan)
     try:
         for cell in cells:
             if status(state, cell.name).health == "up":
@@ -74,6 +72,7 @@ def up(
                     progress(f"{cell.name}: not started, it needs {'; '.join(missing)}")
                     continue
                 ensure_libvirt_binding(python, progress)
+            keystone.ensure(state, python, progress)  # once: then it is up
             try:
                 waiting[cell.name] = _spawn(state, cell, python, progress)
             except Failure as error:
@@ -83,6 +82,7 @@ def up(
     except KeyboardInterrupt:
         for name in waiting:
             stop(state, name)
+        _settle(state)
         raise
 
     deadline = time.monotonic() + timeout
@@ -100,11 +100,10 @@ def up(
     except KeyboardInterrupt:
         for name in waiting:  # interrupted: leave nothing half-started behind
             stop(state, name)
-        state.write_client_files(s.name for s in statuses(state) if s.health == "up")
+        _settle(state)
         raise
 
-    running = [s.name for s in statuses(state) if s.health == "up"]
-    state.write_client_files(running)
+    _settle(state)
     if failures:
         raise LabStartError("\n\n".join(failures))
     return [status(state, cell.name) for cell in cells]
@@ -113,36 +112,22 @@ def up(
 def _spawn(
     state: LabState, cell: CellSpec, python: Path, progress: Progress
 ) -> subprocess.Popen[bytes]:
-    directory = state.prepare_cell(cell, secrets.token_urlsafe(24))
+    directory = state.prepare_cell(cell)
     extra: list[str] = []
     if cell.real_hypervisor:
         extra = ["--libvirt", str(libvirt_cells.prepare(directory, cell, progress))]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env |= {"OS_NOVA_DISABLE_EVENTLET_PATCHING": "true", "PYTHONUNBUFFERED": "1"}
     command = [
         str(python),
         str(CELL_SERVER),
         "--name", cell.name,
         "--state-dir", str(directory.resolve()),
-        "--token-file", str((directory / "token").resolve()),
+        "--identity", str((directory / "identity.json").resolve()),
         "--hosts", ",".join(cell.hosts),
         "--live-migration", "yes" if cell.live_migration else "no",
         "--shared-storage", "yes" if cell.shared_storage else "no",
         *extra,
     ]  # fmt: skip
-    with (directory / "cell.log").open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # survives the command that started it; ^C here spares it
-        )
-    (directory / "pid").write_text(f"{process.pid}\n")
-    _started[process.pid] = process
-    return process
+    return processes.spawn(command, directory, "cell.log")
 
 
 def _wait_ready(
@@ -155,20 +140,11 @@ def _wait_ready(
         if code is not None:
             return f"exited with status {code} while starting"
         endpoint = state.endpoint(name)
-        if endpoint is not None and endpoint.pid == process.pid and answers(endpoint.url):
+        if endpoint is not None and endpoint.pid == process.pid and processes.answers(endpoint.url):
             return None
         time.sleep(interval)
         interval = min(interval * 1.5, 1.0)
     return f"did not answer within {timeout:.0f} s"
-
-
-def answers(url: str, timeout: float = 2.0) -> bool:
-    """True when the cell's version document answers (no token needed for discovery)."""
-    try:
-        with urllib.request.urlopen(url + "/", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def status(state: LabState, name: str) -> CellStatus:
@@ -179,7 +155,7 @@ def status(state: LabState, name: str) -> CellStatus:
         health = "stopped"
     elif not is_cell_process(pid, state.cell_dir(name)):
         health = "dead"
-    elif endpoint is not None and endpoint.pid == pid and answers(endpoint.url):
+    elif endpoint is not None and endpoint.pid == pid and processes.answers(endpoint.url):
         health = "up"
     else:
         health = "not responding"
@@ -191,10 +167,19 @@ def statuses(state: LabState) -> list[CellStatus]:
 
 
 def down(state: LabState, names: Sequence[str] = ()) -> list[str]:
-    """Stop the named cells (all when none are named); returns the ones that were running."""
+    """Stop the named cells (all when none are named), and Keystone once no cell is left;
+    returns the ones that were running."""
     stopped = [name for name in (names or state.cell_names()) if stop(state, name)]
-    state.write_client_files(s.name for s in statuses(state) if s.health == "up")
+    _settle(state)
     return stopped
+
+
+def _settle(state: LabState) -> None:
+    """Client files for exactly the running cells; no Keystone kept for no cell."""
+    running = [s.name for s in statuses(state) if s.health == "up"]
+    if not running:
+        keystone.stop(state)
+    state.write_client_files(running)
 
 
 def stop(state: LabState, name: str) -> bool:
@@ -202,7 +187,7 @@ def stop(state: LabState, name: str) -> bool:
     pid = state.pid(name)
     was_running = pid is not None and is_cell_process(pid, state.cell_dir(name))
     if pid is not None and was_running:
-        _terminate(pid)
+        processes.terminate(pid)
     left = libvirt_cells.teardown(state.cell_dir(name))  # after Nova: it holds connections
     state.forget(name)
     if left:
@@ -210,40 +195,6 @@ def stop(state: LabState, name: str) -> bool:
     return was_running
 
 
-def _terminate(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process = _started.pop(pid, None)
-    if process is not None:
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-def _alive(pid: int) -> bool:
-    process = _started.get(pid)
-    if process is not None:
-        return process.poll() is None
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")  # a zombie has exited already
-
-
 def is_cell_process(pid: int, cell_dir: Path) -> bool:
     """Is `pid` a live cell server for this cell directory? Guards against reused pids."""
-    if not _alive(pid):
-        return False
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    words = [a.decode(errors="replace") for a in argv]
-    return str(CELL_SERVER) in words and str(cell_dir.resolve()) in words
+    return processes.is_ours(pid, CELL_SERVER, cell_dir)

@@ -1,4 +1,4 @@
-"""The embedded lab's own virtualenv: real Nova from PyPI, every package pinned.
+"""The embedded lab's own virtualenv: real Nova and Keystone from PyPI, every package pinned.
 
 Nova and its test fixtures pin library versions the harness must not share (SQLAlchemy below
 2.1, oslo.*), so the lab lives in a separate virtualenv and the harness only ever starts
@@ -21,10 +21,13 @@ from harness.errors import Failure
 HERE = Path(__file__).parent
 CONSTRAINTS = HERE / "constraints.txt"
 CELL_SERVER = HERE / "cell" / "server.py"
+KEYSTONE_SERVER = HERE / "identity" / "server.py"
+KEYSTONE_SEED = "keystone-seed"  # in the virtualenv: Keystone's schema, made once
 
 REQUIREMENTS = (
     "nova==34.0.0",
     "openstack-placement==16.0.0",
+    "keystone==30.0.0",
     # Nova's functional fixtures import these test libraries; the nova wheel does not
     # require them.
     "fixtures",
@@ -85,6 +88,12 @@ def ensure(venv: Path | None = None, progress: Progress = lambda _: None) -> Pat
             [str(python_of(partial)), "-c", "import nova.tests.functional.integrated_helpers"],
             "import Nova's functional fixtures",
         )
+        progress("making Keystone's seed database")
+        _run(
+            [str(python_of(partial)), str(KEYSTONE_SERVER), "--make-seed",
+             str(partial / KEYSTONE_SEED)],
+            "make Keystone's seed database",
+        )  # fmt: skip
         (partial / READY_MARKER).write_text(_key() + "\n")
         try:
             partial.rename(venv)
@@ -97,6 +106,11 @@ def ensure(venv: Path | None = None, progress: Progress = lambda _: None) -> Pat
     _fix_paths(venv, partial)
     progress("lab environment ready")
     return python_of(venv)
+
+
+def keystone_seed(python: Path) -> Path:
+    """The seed database of the virtualenv `python` belongs to."""
+    return python.parent.parent / KEYSTONE_SEED
 
 
 def ensure_libvirt_binding(python: Path, progress: Progress = lambda _: None) -> None:

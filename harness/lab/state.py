@@ -1,10 +1,12 @@
 """The files that describe a running embedded lab, under one directory (default `.lab/`).
 
-    .lab/clouds.yaml                    one entry per running cell (0600: it holds tokens)
+    .lab/clouds.yaml                    two entries per running cell, admin and member
+                                        (0600: it holds passwords)
     .lab/lab.yaml                       a lab file for the running cells, pointing at clouds.yaml
                                         and at each host's configuration
+    .lab/keystone/                      the lab's Keystone (harness/lab/keystone.py)
     .lab/cells/<cell>/pid               written by the harness when it starts the cell
-    .lab/cells/<cell>/token             the cell's admin token (0600), read by the cell
+    .lab/cells/<cell>/identity.json     the cell's Keystone service user (0600), read by the cell
     .lab/cells/<cell>/endpoint.json     written by the cell once it serves
     .lab/cells/<cell>/cell.log          the cell's output
     .lab/cells/<cell>/hosts/<host>/etc/nova/nova-cpu.conf   each host's effective config
@@ -15,7 +17,6 @@ The lab file is generated rather than shipped because ports and paths change on 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,9 @@ from typing import Any
 
 import yaml
 
+from harness.lab import keystone
 from harness.lab.cells import CellSpec
+from harness.lab.private_files import write_private
 
 DEFAULT_DIR = Path(".lab")
 CLOUDS_FILE = "clouds.yaml"
@@ -101,9 +104,6 @@ class LabState:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def token(self, name: str) -> str:
-        return (self.cell_dir(name) / "token").read_text().strip()
-
     def log_tail(self, name: str, lines: int = 25) -> str:
         try:
             text = (self.cell_dir(name) / "cell.log").read_text(errors="replace")
@@ -111,13 +111,13 @@ class LabState:
             return "(no log)"
         return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
 
-    def prepare_cell(self, cell: CellSpec, token: str) -> Path:
+    def prepare_cell(self, cell: CellSpec) -> Path:
         """A clean directory for a cell about to start, keeping nothing from an earlier run."""
         directory = self.cell_dir(cell.name)
         directory.mkdir(parents=True, exist_ok=True)
         for stale in ("pid", "endpoint.json", "endpoint.json.tmp", "cell.log"):
             (directory / stale).unlink(missing_ok=True)
-        _write_private(directory / "token", token + "\n")
+        keystone.write_cell_identity(self, cell.name)
         spec = {
             "combination": cell.combination,
             "cloud": cell.cloud,
@@ -129,7 +129,7 @@ class LabState:
 
     def forget(self, name: str) -> None:
         """After a stop: the cell is gone, its log and host configs stay for reading."""
-        for stale in ("pid", "endpoint.json", "endpoint.json.tmp", "token"):
+        for stale in ("pid", "endpoint.json", "endpoint.json.tmp", "identity.json"):
             (self.cell_dir(name) / stale).unlink(missing_ok=True)
 
     def write_client_files(self, running: Iterable[str]) -> None:
@@ -140,7 +140,7 @@ class LabState:
             endpoint, spec = self.endpoint(name), self.spec(name)
             if endpoint is None or not spec:
                 continue
-            clouds[spec["cloud"]] = cloud_entry(endpoint, self.token(name))
+            clouds |= keystone.cloud_entries(self, spec["cloud"], region=name)
             target = dict(spec["target"])
             target["hosts"] = [
                 {
@@ -155,7 +155,7 @@ class LabState:
             self.clouds_file.unlink(missing_ok=True)
             self.lab_file.unlink(missing_ok=True)
             return
-        _write_private(self.clouds_file, yaml.safe_dump({"clouds": clouds}, sort_keys=False))
+        write_private(self.clouds_file, yaml.safe_dump({"clouds": clouds}, sort_keys=False))
         lab = {
             "name": "embedded",
             "description": "The running embedded lab (written by `matrix lab up`).",
@@ -164,30 +164,3 @@ class LabState:
         }
         header = "# yaml-language-server: $schema=../matrix/schemas/lab.schema.json\n"
         self.lab_file.write_text(header + yaml.safe_dump(lab, sort_keys=False))
-
-
-def cloud_entry(endpoint: Endpoint, token: str) -> dict[str, Any]:
-    """A clouds.yaml entry that openstacksdk and python-openstackclient use unchanged."""
-    return {
-        "auth_type": "admin_token",
-        "auth": {"token": token, "endpoint": endpoint.compute},
-        "region_name": "RegionOne",
-        "compute_endpoint_override": endpoint.compute,
-        "block_storage_endpoint_override": endpoint.volume,
-        "volume_endpoint_override": endpoint.volume,
-        "image_endpoint_override": endpoint.image,
-        "network_endpoint_override": endpoint.network,
-        # python-openstackclient looks for identity v3 before server and volume commands;
-        # the cell answers discovery there (there is no Keystone behind it).
-        "identity_endpoint_override": endpoint.url + "/identity/v3",
-    }
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Create (or replace) a file readable by its owner only: it holds a secret."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    temporary.replace(path)

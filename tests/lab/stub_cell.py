@@ -1,7 +1,9 @@
-"""Stands in for the lab's python running cell/server.py, for tests of process control.
+"""Stands in for the lab's python running cell/server.py or identity/server.py (Keystone),
+for tests of process control.
 
-Invoked as: stub_cell.py <path of server.py> --name N --state-dir D --token-file F ...
-STUB_CELL_MODE=fail makes it die at start, =hang makes it never answer.
+Invoked as: stub_cell.py <path of server.py> --name N --state-dir D --identity F ... (a cell)
+or stub_cell.py <path of identity/server.py> --state-dir D --seed S (Keystone).
+STUB_CELL_MODE=fail makes a cell die at start, =hang makes it never answer.
 """
 
 import argparse
@@ -17,12 +19,14 @@ parser = argparse.ArgumentParser()
 parser.add_argument("server")
 parser.add_argument("--name")
 parser.add_argument("--state-dir")
-parser.add_argument("--token-file")
+parser.add_argument("--identity")
+parser.add_argument("--seed")
 parser.add_argument("--hosts")
 parser.add_argument("--live-migration")
 parser.add_argument("--shared-storage")
 args = parser.parse_args()
-mode = os.environ.get("STUB_CELL_MODE", "ok")
+keystone = args.server.endswith(os.path.join("identity", "server.py"))
+mode = "ok" if keystone else os.environ.get("STUB_CELL_MODE", "ok")
 if mode == "fail":
     print(
         "Traceback (most recent call last):\nRuntimeError: boom: the cell cannot start",
@@ -47,17 +51,20 @@ class Version(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Version)
 url = f"http://127.0.0.1:{server.server_address[1]}"
-hosts = args.hosts.split(",")
-for host in hosts:
-    conf = os.path.join(args.state_dir, "hosts", host, "etc", "nova")
-    os.makedirs(conf, exist_ok=True)
-    with open(os.path.join(conf, "nova-cpu.conf"), "w") as handle:
-        handle.write(f"[DEFAULT]\nhost = {host}\n")
-endpoint = {
-    "name": args.name, "pid": os.getpid(), "url": url, "compute": url + "/v2.1",
-    "volume": url + "/volume/v3", "image": url + "/image/v2", "network": url + "/network/v2.0",
-    "hosts": hosts, "drivers": {}, "ready_seconds": 0.1, "rss_mb": 10,
-}  # fmt: skip
+if keystone:
+    endpoint = {"pid": os.getpid(), "url": url, "ready_seconds": 0.1}
+else:
+    hosts = args.hosts.split(",")
+    for host in hosts:
+        conf = os.path.join(args.state_dir, "hosts", host, "etc", "nova")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "nova-cpu.conf"), "w") as handle:
+            handle.write(f"[DEFAULT]\nhost = {host}\n")
+    endpoint = {
+        "name": args.name, "pid": os.getpid(), "url": url, "compute": url + "/v2.1",
+        "volume": url + "/volume/v3", "image": url + "/image/v2", "network": url + "/network/v2.0",
+        "hosts": hosts, "drivers": {}, "ready_seconds": 0.1, "rss_mb": 10,
+    }  # fmt: skip
 path = os.path.join(args.state_dir, "endpoint.json")
 with open(path + ".tmp", "w") as handle:
     json.dump(endpoint, handle)

@@ -99,12 +99,36 @@ def test_cells_differ_in_driver_and_write_each_hosts_config(running_lab: LabStat
     }
 
 
-def test_requests_without_the_token_are_refused(running_lab: LabState) -> None:
+def test_keystone_decides_who_may_do_what(running_lab: LabState) -> None:
+    """No token or a forged one: 401 from Nova and from every front alike. A project member
+    (password auth through Keystone) meets Nova's real policy: no hypervisors for them."""
     endpoint = running_lab.endpoint("live-local")
     assert endpoint is not None
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(endpoint.compute + "/servers", timeout=5)
-    assert caught.value.code == 401
+    for url in (
+        endpoint.compute + "/servers",
+        endpoint.volume + "/volumes",
+        endpoint.network + "/networks",
+    ):
+        for headers in ({}, {"X-Auth-Token": "gAAAAABforged"}):
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10)
+            assert caught.value.code == 401, url
+    member = connect(running_lab, "embedded-live-local-member")
+    with pytest.raises(exceptions.ForbiddenException, match="os-hypervisors"):
+        list(member.compute.hypervisors())
+    admin = connect(running_lab, "embedded-live-local")
+    assert {h.name for h in admin.compute.hypervisors()} == {"host1", "host2"}
+    assert member.current_project_id != admin.current_project_id
+
+
+def test_a_members_server_is_theirs_with_its_addresses(running_lab: LabState) -> None:
+    """Ports carry the owner's project (the fixture stamped its own, hiding the addresses)."""
+    member = connect(running_lab, "embedded-live-local-member")
+    with booted(member, "lab-test-member") as server:
+        assert server.project_id == member.current_project_id
+        assert server.addresses and server.addresses["private"][0]["addr"]
+        (port,) = member.network.ports(device_id=server.id)
+        assert port.project_id == member.current_project_id
 
 
 def test_boot_and_live_migrate_over_http(live_local: Connection) -> None:

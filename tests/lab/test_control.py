@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -13,7 +14,7 @@ import yaml
 
 from harness.declarations.loading import load_matrix
 from harness.declarations.model import Provenance, Target
-from harness.lab import control, libvirt_cells
+from harness.lab import control, keystone, libvirt_cells, processes
 from harness.lab.cells import CellSpec, LabConfigError, cells_from, select
 from harness.lab.state import LabState
 from tests.conftest import SHIPPED
@@ -53,10 +54,20 @@ def test_up_writes_clouds_yaml_and_a_valid_lab_file(state: LabState, stub_python
     assert status.health == "up" and status.endpoint is not None
     assert stat.S_IMODE(state.clouds_file.stat().st_mode) == 0o600
     clouds = yaml.safe_load(state.clouds_file.read_text())["clouds"]
-    entry = clouds["embedded-c1"]
-    assert entry["auth_type"] == "admin_token"
-    assert entry["auth"]["token"] == state.token("c1")
-    assert entry["compute_endpoint_override"] == status.endpoint.compute
+    assert list(clouds) == ["embedded-c1", "embedded-c1-member"]
+    keystone_url = keystone.status(state).url
+    for name, user in (("embedded-c1", "admin"), ("embedded-c1-member", "member")):
+        entry = clouds[name]
+        assert entry["auth_type"] == "password" and entry["region_name"] == "c1"
+        assert entry["auth"]["auth_url"] == keystone_url
+        assert entry["auth"]["username"] == user and entry["auth"]["project_name"] == user
+    assert (
+        clouds["embedded-c1"]["auth"]["password"]
+        != clouds["embedded-c1-member"]["auth"]["password"]
+    )
+    identity = json.loads((state.cell_dir("c1") / "identity.json").read_text())
+    assert (identity["region"], identity["auth_url"]) == ("c1", keystone_url)
+    assert stat.S_IMODE((state.cell_dir("c1") / "identity.json").stat().st_mode) == 0o600
     matrix = load_matrix(SHIPPED, [state.lab_file], labs_dir=False)
     (target,) = matrix.labs["embedded"].targets
     assert [h.root for h in target.hosts] == [  # type: ignore[union-attr]
@@ -78,11 +89,33 @@ def test_down_stops_exactly_what_up_started(state: LabState, stub_python: Path) 
     pids = [state.pid("c1"), state.pid("c2")]
     assert control.down(state, ["c1"]) == ["c1"]
     assert [s.health for s in control.statuses(state)] == ["stopped", "up"]
-    assert list(yaml.safe_load(state.clouds_file.read_text())["clouds"]) == ["embedded-c2"]
+    assert list(yaml.safe_load(state.clouds_file.read_text())["clouds"]) == [
+        "embedded-c2",
+        "embedded-c2-member",
+    ]
+    assert keystone.status(state).health == "up"  # c2 still needs it
+    pids.append(keystone.status(state).pid)
     assert control.down(state) == ["c2"]
     assert not state.clouds_file.exists() and not state.lab_file.exists()
+    assert keystone.status(state).health == "stopped"  # gone with the last cell
     for pid in pids:
         assert pid is not None and not Path(f"/proc/{pid}").exists()
+
+
+def test_cells_that_outlived_their_keystone_are_restarted(
+    state: LabState, stub_python: Path
+) -> None:
+    first = control.up(state, [cell()], stub_python)[0].pid
+    old_keystone = keystone.status(state).pid
+    assert old_keystone is not None
+    os.kill(old_keystone, 9)
+    processes.started.pop(old_keystone).wait()
+    said: list[str] = []
+    (status,) = control.up(state, [cell()], stub_python, progress=said.append)
+    assert said[0] == "c1: restarting, its Keystone is gone"
+    assert status.health == "up" and status.pid != first
+    assert keystone.status(state).health == "up"
+    assert not Path(f"/proc/{first}").exists()
 
 
 def test_a_pid_file_naming_another_process_is_never_signalled(state: LabState) -> None:
@@ -108,6 +141,7 @@ def test_a_cell_that_fails_is_reported_with_its_log_tail(
     assert "cell 'c1' exited with status 3 while starting" in message
     assert "RuntimeError: boom: the cell cannot start" in message
     assert control.status(state, "c1").health == "stopped"
+    assert keystone.status(state).health == "stopped"  # no Keystone kept for no cell
 
 
 def test_a_cell_that_never_answers_is_stopped_after_the_timeout(
@@ -124,7 +158,7 @@ def test_a_killed_cell_shows_as_dead(state: LabState, stub_python: Path) -> None
     (status,) = control.up(state, [cell()], stub_python)
     assert status.pid is not None
     os.kill(status.pid, 9)
-    control._started.pop(status.pid).wait()
+    processes.started.pop(status.pid).wait()
     assert control.status(state, "c1").health == "dead"
 
 

@@ -15,21 +15,27 @@ def test_up_status_down_leaves_no_process(tmp_path: Path, lab_python: Path) -> N
     assert "live-local: up in" in started.stderr
     clouds = state_dir / "clouds.yaml"
     assert f"export OS_CLIENT_CONFIG_FILE={clouds}" in started.stdout
-    token = (state_dir / "cells" / "live-local" / "token").read_text().strip()
-    assert token not in started.stdout + started.stderr
-    assert len(live_processes_mentioning(str(state_dir))) == 1
+    passwords = json.loads((state_dir / "keystone" / "credentials.json").read_text())
+    for user in passwords.values():
+        assert user["password"] not in started.stdout + started.stderr
+    assert len(live_processes_mentioning(str(state_dir))) == 2  # Keystone and the cell
 
     status = matrix_cli("lab", "status", "--json", "--lab-dir", str(state_dir))
-    (cell,) = json.loads(status.stdout)
+    found = json.loads(status.stdout)
+    (cell,) = found["cells"]
     assert (cell["cell"], cell["health"]) == ("live-local", "up")
     assert cell["url"].startswith("http://127.0.0.1:")
+    assert found["keystone"]["health"] == "up"
 
     stopped = matrix_cli("lab", "down", "--lab-dir", str(state_dir))
     assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped live-local"
     assert live_processes_mentioning(str(state_dir)) == []
     assert not clouds.exists()
     after = matrix_cli("lab", "status", "--json", "--lab-dir", str(state_dir))
-    assert [c["health"] for c in json.loads(after.stdout)] == ["stopped"]
+    stopped_all = json.loads(after.stdout)
+    assert [c["health"] for c in stopped_all["cells"]] == ["stopped"]
+    assert stopped_all["keystone"]["health"] == "stopped"
+    assert not (state_dir / "keystone" / "credentials.json").exists()
 
 
 def test_unknown_cell_is_a_one_line_error(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import yaml
+
 from harness.lab.state import LabState
 from harness.run.records import read_header, read_results
 from tests.conftest import REPO
@@ -170,3 +172,31 @@ def test_ctrl_c_cleans_up_and_records_the_runs_as_interrupted(
     assert read_header(run_dir).status == "interrupted"
     assert (run_dir / "junit.xml").exists()
     assert [s.name for s in conn.compute.servers() if s.name.startswith("matrix-")] == []
+
+
+def test_a_project_member_proves_features_through_keystone_and_no_password_is_kept(
+    running_lab: LabState, tmp_path: Path
+) -> None:
+    """What a user of a real cloud does: password auth through Keystone as a non-admin project
+    member (the clouds.yaml entry `lab up` wrote). Launch, pause and snapshot pass on the
+    member's own servers, and the password is nowhere in the output, the record or JUnit."""
+    lab = yaml.safe_load(running_lab.lab_file.read_text())
+    (target,) = [t for t in lab["targets"] if t["name"] == "live-local"]
+    lab["targets"] = [dict(target, cloud="embedded-live-local-member")]
+    lab["clouds_yaml"] = str(running_lab.clouds_file.resolve())
+    member_lab = tmp_path / "member.yaml"
+    member_lab.write_text(yaml.safe_dump(lab))
+    done = matrix_cli(
+        "run", "--lab", str(member_lab), "--out", str(tmp_path / "out"),
+        "--feature", "launch", "--feature", "pause-unpause", "--feature", "snapshot",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    [run_dir] = (tmp_path / "out" / "runs").iterdir()
+    outcomes = {r.feature: r.outcome for r in read_results(run_dir)}
+    assert outcomes == {"launch": "passed", "pause-unpause": "passed", "snapshot": "passed"}
+    clouds = yaml.safe_load(running_lab.clouds_file.read_text())["clouds"]
+    password = clouds["embedded-live-local-member"]["auth"]["password"]
+    assert password not in done.stdout + done.stderr
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path

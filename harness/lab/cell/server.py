@@ -2,10 +2,12 @@
 libvirt driver: libvirt_cell.py), served over HTTP on 127.0.0.1.
 
 Started by harness/lab/control.py as ``<labvenv>/bin/python server.py --name N --state-dir DIR
---token-file F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no [--libvirt F]``.
+--identity F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no [--libvirt F]``.
 One process = one cell: API, conductor, scheduler, placement and one compute per host, all
 from Nova's functional-test fixtures (they ship in the nova wheel), plus thin
-Cinder/Glance/Neutron fronts (the fronts/ package) on the same port.
+Cinder/Glance/Neutron fronts (the fronts/ package) on the same port. Every request but
+version discovery is authenticated by the lab's Keystone (identity.py): the cell is a region
+of it and registers its own endpoints there once it serves.
 
 Traps handled here, each verified by hand when the lab was built:
 
@@ -35,7 +37,6 @@ Traps handled here, each verified by hand when the lab was built:
 import argparse
 import contextlib
 import faulthandler
-import hmac
 import json
 import logging
 import os
@@ -48,7 +49,6 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 import warnings
 from wsgiref import simple_server
 
@@ -73,11 +73,8 @@ PUBLIC_GET = frozenset(
         "/image/v2",
         "/network",
         "/network/v2.0",
-        "/identity",
-        "/identity/v3",
     }
 )
-ADMIN_ROLES = "reader,member,admin"
 NOVA_EVENTS_MICROVERSION = "2.51"  # volume-extended needs 2.51
 LOG = logging.getLogger("cell.server")
 
@@ -106,7 +103,7 @@ def parse_args(argv):
     p = _Parser(prog="cell/server.py", description="Embedded-lab cell server (one Nova cell).")
     p.add_argument("--name", required=True, help="cell name, echoed in endpoint.json")
     p.add_argument("--state-dir", required=True, help="cell directory (cwd, cell.log, tmp/)")
-    p.add_argument("--token-file", required=True, help="file holding the admin token")
+    p.add_argument("--identity", required=True, help="the lab Keystone's file for this cell")
     p.add_argument("--hosts", required=True, help="comma-separated compute host names")
     p.add_argument("--live-migration", required=True, choices=("yes", "no"))
     p.add_argument("--shared-storage", required=True, choices=("yes", "no"))
@@ -130,18 +127,17 @@ def parse_args(argv):
     return args
 
 
-def read_token(path):
+def read_identity(path):
+    import identity
+
     try:
-        st = os.stat(path)
-        with open(path, encoding="utf-8") as f:
-            token = f.read().strip()
-    except OSError as e:
-        raise StartupError(f"cannot read --token-file: {e}") from None
-    if not token:
-        raise StartupError(f"--token-file {path} is empty")
-    if st.st_mode & 0o077:
-        print(f"warning: token file {path} is accessible to group/others", file=sys.stderr)
-    return token
+        loaded = identity.load(path)
+        warning = identity.private_file_warning(path)
+    except (OSError, ValueError) as e:
+        raise StartupError(f"cannot read --identity: {e}") from None
+    if warning:
+        print(warning, file=sys.stderr)
+    return loaded
 
 
 # ------------------------------------------------------------------ exit paths
@@ -229,7 +225,7 @@ def prepare_dirs(state_dir):
     os.environ["TMPDIR"] = tmp
 
 
-def make_cell_class(skipped_fixtures=frozenset()):
+def make_cell_class(keystone, skipped_fixtures=frozenset()):
     """Import nova's functional base class FIRST: nova/tests/functional/__init__.py refuses
     to start native threading if anything (nova.virt.fake -> futurist) imported eventlet."""
     from nova.tests.functional import integrated_helpers
@@ -238,15 +234,22 @@ def make_cell_class(skipped_fixtures=frozenset()):
         compute_driver = None  # set by start_cell
 
         def setUp(self):
+            import identity
+            from nova import conf
+
             # Trap: api-paste.ini is installed under <venv>/etc/nova, not site-packages.
             paste = os.path.join(sys.prefix, "etc", "nova", "api-paste.ini")
             self.flags(api_paste_config=paste, group="wsgi")
+            # before the API is loaded: auth_token builds its auth plugin when created
+            identity.configure_auth_token(conf.CONF, keystone)
             super().setUp()
 
         def useFixture(self, fixture):
             name = type(fixture).__name__
             if name in skipped_fixtures:  # what a real driver cannot live with
                 return fixture
+            if name == "OSAPIFixture":  # real auth_token, Nova's real context from it
+                fixture.stub_keystone = False
             # Record every fixture by class name: the fronts need Cinder/Glance/Neutron's.
             self.__dict__.setdefault("recorded_fixtures", {})[name] = fixture
             return super().useFixture(fixture)
@@ -298,11 +301,11 @@ def production_warnings():
     warnings.filters.extend(kept)
 
 
-def start_cell(args):
+def start_cell(args, keystone):
     """setUp the cell and start one compute per host; returns (cell, compute_driver)."""
     if args.libvirt:
-        return start_libvirt_cell(args)
-    cell_class = make_cell_class()
+        return start_libvirt_cell(args, keystone)
+    cell_class = make_cell_class(keystone)
     import drivers
     import futurist._thread
 
@@ -321,12 +324,12 @@ def start_cell(args):
     return cell, driver
 
 
-def start_libvirt_cell(args):
+def start_libvirt_cell(args, keystone):
     """The same cell with Nova's real libvirt driver driving one libvirtd per host."""
     import libvirt_cell
 
     config = libvirt_cell.load(args.libvirt)
-    cell_class = make_cell_class(libvirt_cell.UNFIT_FIXTURES)
+    cell_class = make_cell_class(keystone, libvirt_cell.UNFIT_FIXTURES)
     import futurist._thread
 
     cell_class.compute_driver = libvirt_cell.DRIVER
@@ -350,6 +353,25 @@ def start_libvirt_cell(args):
         cell._start_compute(host)
     cell.libvirt_config = config
     return cell, libvirt_cell.DRIVER
+
+
+def ports_keep_their_owner(neutron):
+    """The fixture's create_port stamps every port with its own project over the one Nova
+    asks for; Nova then finds no port of a server owned by any other project (its
+    addresses show empty). A real Neutron keeps the requested owner."""
+    create = neutron.create_port
+
+    def create_port(body=None):
+        created = create(body)
+        asked = (body or {}).get("port", {})
+        owner = asked.get("project_id") or asked.get("tenant_id")
+        if owner:
+            port = neutron._ports[created["port"]["id"]]
+            port["project_id"] = port["tenant_id"] = owner
+            created["port"]["project_id"] = created["port"]["tenant_id"] = owner
+        return created
+
+    neutron.create_port = create_port
 
 
 # ------------------------------------------------------------------ HTTP
@@ -417,41 +439,20 @@ def make_lab_admin(cell):
     return app
 
 
-def make_dispatch(nova_app, mounts, token, project_id):
-    """Token middleware + path dispatch.
-
-    The token maps to the headers the fixture's stubbed keystone reads (X-Auth-User=admin is
-    the only is_admin identity). Version discovery is anonymous, as in real clouds; client
-    supplied identity headers are always overwritten.
-    """
-    expected = token.encode()
+def make_dispatch(nova_app, mounts):
+    """Path dispatch. Nova's own pipeline validates tokens (auth_token, its real context);
+    each mount is wrapped in auth_token by main(). Version discovery is anonymous, as in real
+    clouds, and reaches the front unwrapped."""
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO") or "/"
-        given = environ.get("HTTP_X_AUTH_TOKEN", "").encode()
-        authed = hmac.compare_digest(given, expected)
         public = environ["REQUEST_METHOD"] in ("GET", "HEAD") and path.rstrip("/") in PUBLIC_GET
-        if not (authed or public):
-            return json_reply(
-                start_response,
-                "401 Unauthorized",
-                {
-                    "error": {
-                        "code": 401,
-                        "title": "Unauthorized",
-                        "message": "The request you have made requires authentication.",
-                    }
-                },
-            )
-        environ["HTTP_X_AUTH_USER"] = "admin" if authed else "anonymous"
-        environ["HTTP_X_AUTH_PROJECT_ID"] = project_id
-        environ["HTTP_X_ROLES"] = ADMIN_ROLES if authed else ""
         target = nova_app
-        for prefix, front in mounts.items():
+        for prefix, (front, guarded) in mounts.items():
             if path == prefix or path.startswith(prefix + "/"):
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
                 environ["PATH_INFO"] = path[len(prefix) :]
-                target = front
+                target = front if public else guarded
                 break
         try:
             return target(environ, start_response)
@@ -469,23 +470,32 @@ def make_dispatch(nova_app, mounts, token, project_id):
     return app
 
 
-def make_notifier(url, token):
-    """Nova external events the way Cinder/Neutron send them: over Nova's API, async."""
+def admin_only(app):
+    """The lab's own actions are an operator's: the admin role, as auth_token validated it."""
+    import identity
+
+    def guarded(environ, start_response):
+        if not identity.is_admin(environ):
+            return json_reply(start_response, "403 Forbidden", {"error": "admin role required"})
+        return app(environ, start_response)
+
+    return guarded
+
+
+def make_notifier(url, session):
+    """Nova external events the way Cinder/Neutron send them: over Nova's API with a service
+    user's token, async."""
 
     def post(events):
-        req = urllib.request.Request(
-            url + "/v2.1/os-server-external-events",
-            data=json.dumps({"events": events}).encode(),
-            method="POST",
-            headers={
-                "X-Auth-Token": token,
-                "Content-Type": "application/json",
-                "OpenStack-API-Version": f"compute {NOVA_EVENTS_MICROVERSION}",
-            },
-        )
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                LOG.info("external events %s -> %s %s", events, resp.status, resp.read(300))
+            resp = session.post(
+                url + "/v2.1/os-server-external-events",
+                json={"events": events},
+                headers={"OpenStack-API-Version": f"compute {NOVA_EVENTS_MICROVERSION}"},
+                raise_exc=False,
+                timeout=30,
+            )
+            LOG.info("external events %s -> %s %s", events, resp.status_code, resp.text[:300])
         except Exception as e:
             LOG.warning("external events %s failed: %s", events, e)
 
@@ -514,17 +524,19 @@ def write_endpoint(doc):
 # ------------------------------------------------------------------ main
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    token = read_token(args.token_file)
     prepare_dirs(args.state_dir)
+    keystone = read_identity(args.identity)
     install_signal_handlers()
     watchdog = threading.Timer(STARTUP_TIMEOUT, _startup_timeout)
     watchdog.daemon = True
     watchdog.start()
 
-    cell, driver = start_cell(args)  # the first import of nova: after prepare_dirs()
+    cell, driver = start_cell(args, keystone)  # the first import of nova: after prepare_dirs()
+    ports_keep_their_owner(cell.recorded_fixtures["NeutronFixture"])
     install_signal_handlers()  # again: nothing in setUp may have replaced them
 
     import fronts
+    import identity
     import nova_conf
     from nova import conf as nova_conf_module
     from nova.tests import fixtures as nova_fixtures
@@ -542,13 +554,19 @@ def main(argv=None):
 
     httpd = ThreadingWSGIServer(("127.0.0.1", 0), Handler)
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    project_id = nova_fixtures.PROJECT_ID
-    mounts = {"/_lab": make_lab_admin(cell)}
-    mounts.update(
-        fronts.make_fronts(cell.recorded_fixtures, url, project_id, make_notifier(url, token))
+    session = identity.service_session(keystone)
+    apps = {"/_lab": admin_only(make_lab_admin(cell))}
+    apps.update(
+        fronts.make_fronts(
+            cell.recorded_fixtures, url, nova_fixtures.PROJECT_ID, make_notifier(url, session)
+        )
     )
-    httpd.set_app(make_dispatch(cell.api_fixture.app(), mounts, token, project_id))
+    mounts = {prefix: (app, identity.with_auth_token(app)) for prefix, app in apps.items()}
+    httpd.set_app(make_dispatch(cell.api_fixture.app(), mounts))
     threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
+    registered = identity.register_endpoints(session, keystone, url)
+    LOG.info("registered %s in region %s of %s", registered, keystone["region"],
+             keystone["auth_url"])  # fmt: skip
 
     with State.lock:
         if State.phase != "starting":

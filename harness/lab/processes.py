@@ -1,0 +1,100 @@
+"""The lab's background processes (cells, Keystone): started, recognised and stopped by pid.
+
+A pid file alone is not proof: pids are reused. A process is the lab's only while its
+command line still names the server script and the directory it was started for, so `down`
+never signals anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+STOP_TIMEOUT = 10.0
+
+started: dict[int, subprocess.Popen[bytes]] = {}
+"""Processes this interpreter started, so stopping them also reaps them (no zombies)."""
+
+
+def spawn(command: Sequence[str], directory: Path, log_name: str) -> subprocess.Popen[bytes]:
+    """Start `command` in its own session, output to DIR/log_name, pid to DIR/pid."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env |= {"OS_NOVA_DISABLE_EVENTLET_PATCHING": "true", "PYTHONUNBUFFERED": "1"}
+    with (directory / log_name).open("ab") as log:
+        process = subprocess.Popen(
+            list(command),
+            cwd=directory,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the command that started it; ^C here spares it
+        )
+    (directory / "pid").write_text(f"{process.pid}\n")
+    started[process.pid] = process
+    return process
+
+
+def read_pid(directory: Path) -> int | None:
+    try:
+        return int((directory / "pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """True when the version document at `url` answers (no token needed for discovery)."""
+    try:
+        with urllib.request.urlopen(url + "/", timeout=timeout) as response:
+            return bool(response.status in (200, 300))
+    except urllib.error.HTTPError as error:
+        return error.code == 300  # Keystone's root: "multiple choices"
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def terminate(pid: int) -> None:
+    """SIGTERM, then SIGKILL after STOP_TIMEOUT; reaps the process if we started it."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process = started.pop(pid, None)
+    if process is not None:
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+def alive(pid: int) -> bool:
+    process = started.get(pid)
+    if process is not None:
+        return process.poll() is None
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has exited already
+
+
+def is_ours(pid: int, script: Path, directory: Path) -> bool:
+    """Is `pid` a live `script` server started for `directory`? Guards against reused pids."""
+    if not alive(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    words = [a.decode(errors="replace") for a in argv]
+    return str(script) in words and str(directory.resolve()) in words
