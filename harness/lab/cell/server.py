@@ -30,6 +30,10 @@ Traps handled here, each verified by hand when the lab was built:
   every fixture by class name so the fronts can reach their state.
 - One oslo.config state per process, so one cell per process; CONF.host ends up being the
   last started compute's name (see nova_conf.py).
+- Nova's and Placement's databases are SQLite files; the fixture serialises writers but not
+  readers, and a writer that waits on a reader gives up after SQLite's 5 s ("database is
+  locked", a live migration stuck in MIGRATING) when the machine is busy: every connection
+  waits up to 60 s instead (sqlite_waits_for_locks).
 - cell.doCleanups() takes ~10 s (thread pools draining) and everything is in memory anyway:
   on SIGTERM/SIGINT remove endpoint.json and the temp dir, then os._exit(0).
 """
@@ -225,10 +229,26 @@ def prepare_dirs(state_dir):
     os.environ["TMPDIR"] = tmp
 
 
+def sqlite_waits_for_locks(seconds=60):
+    """Every SQLite connection made from now on waits for a lock rather than failing."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def on_connect(dbapi_connection, record):
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+    event.listen(Engine, "connect", on_connect)
+
+
 def make_cell_class(keystone, skipped_fixtures=frozenset()):
     """Import nova's functional base class FIRST: nova/tests/functional/__init__.py refuses
     to start native threading if anything (nova.virt.fake -> futurist) imported eventlet."""
     from nova.tests.functional import integrated_helpers
+
+    sqlite_waits_for_locks()
 
     class Cell(integrated_helpers.ProviderUsageBaseTestCase):
         compute_driver = None  # set by start_cell
@@ -355,23 +375,56 @@ def start_libvirt_cell(args, keystone):
     return cell, libvirt_cell.DRIVER
 
 
-def ports_keep_their_owner(neutron):
-    """The fixture's create_port stamps every port with its own project over the one Nova
-    asks for; Nova then finds no port of a server owned by any other project (its
-    addresses show empty). A real Neutron keeps the requested owner."""
+def ports_keep_what_was_asked(neutron):
+    """The fixture's create_port stamps every port with its template's project and security
+    group over the ones Nova asks for; Nova then finds no port of a server owned by any other
+    project (its addresses show empty), and a server booted in a group is not in it. A real
+    Neutron keeps what was asked."""
     create = neutron.create_port
 
     def create_port(body=None):
         created = create(body)
         asked = (body or {}).get("port", {})
-        owner = asked.get("project_id") or asked.get("tenant_id")
-        if owner:
-            port = neutron._ports[created["port"]["id"]]
-            port["project_id"] = port["tenant_id"] = owner
-            created["port"]["project_id"] = created["port"]["tenant_id"] = owner
+        kept = {}
+        if owner := asked.get("project_id") or asked.get("tenant_id"):
+            kept |= {"project_id": owner, "tenant_id": owner}
+        if "security_groups" in asked:
+            kept["security_groups"] = list(asked["security_groups"])
+        neutron._ports[created["port"]["id"]].update(kept)
+        created["port"].update(kept)
         return created
 
     neutron.create_port = create_port
+
+
+def neutron_finds_by_name_or_id(neutron):
+    """neutronclient's find_resource, which the fixture lacks: Nova looks a requested security
+    group up by name or id with it (a server booted in a group someone made: 500 without)."""
+    from neutronclient.common import exceptions as neutron_errors
+
+    collections = {"security_group": "_security_groups", "network": "_networks"}
+
+    def find_resource(resource, name_or_id, project_id=None, cmd_resource=None,
+                      parent_id=None, fields=None):  # fmt: skip
+        items = getattr(neutron, collections.get(resource, ""), None)
+        if items is None:
+            raise neutron_errors.NotFound(message=f"the lab's Neutron has no {resource}s")
+        if name_or_id in items:
+            return dict(items[name_or_id])
+        named = [
+            item for item in list(items.values())
+            if item.get("name") == name_or_id
+            and project_id in (None, item.get("project_id"), item.get("tenant_id"))
+        ]  # fmt: skip
+        if len(named) > 1:
+            raise neutron_errors.NeutronClientNoUniqueMatch(resource=resource, name=name_or_id)
+        if not named:
+            raise neutron_errors.NotFound(
+                message=f"Unable to find {resource} with name or id '{name_or_id}'"
+            )
+        return dict(named[0])
+
+    neutron.find_resource = find_resource
 
 
 # ------------------------------------------------------------------ HTTP
@@ -532,7 +585,8 @@ def main(argv=None):
     watchdog.start()
 
     cell, driver = start_cell(args, keystone)  # the first import of nova: after prepare_dirs()
-    ports_keep_their_owner(cell.recorded_fixtures["NeutronFixture"])
+    ports_keep_what_was_asked(cell.recorded_fixtures["NeutronFixture"])
+    neutron_finds_by_name_or_id(cell.recorded_fixtures["NeutronFixture"])
     install_signal_handlers()  # again: nothing in setUp may have replaced them
 
     import fronts

@@ -49,6 +49,7 @@ class GlanceFront:
         r.add("GET", r"/v2/images", self.list_images)
         r.add("POST", r"/v2/images", self.create)
         r.add("GET", r"/v2/images/(?P<iid>[^/]+)", self.show)
+        r.add("GET", r"/v2/images/(?P<iid>[^/]+)/tasks", self.tasks)
         r.add("DELETE", r"/v2/images/(?P<iid>[^/]+)", self.delete)
         r.add("PUT", r"/v2/images/(?P<iid>[^/]+)/file", self.upload)
         r.add("GET", r"/v2/images/(?P<iid>[^/]+)/file", self.download)
@@ -195,6 +196,12 @@ class GlanceFront:
 
     def show(self, env, iid):
         return 200, self._view(self._find(iid))
+
+    def tasks(self, env, iid):
+        """Glance 2.12's image tasks: the import tasks that made the image. The lab imports
+        nothing (data comes by upload or from Nova's snapshot), so there are none."""
+        self._find(iid)
+        return 200, {"tasks": []}
 
     def delete(self, env, iid):
         if self._find(iid).get("protected"):

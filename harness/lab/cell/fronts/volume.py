@@ -17,6 +17,8 @@ Traps:
   as Cinder marks one) and lets volumes of that type be connected to several servers.
 """
 
+import identity
+
 from .wsgi import (
     EPOCH,
     HttpError,
@@ -167,7 +169,10 @@ class CinderFront:
             return "attaching" if any(a.get("connector") for a in atts) else "reserved"
         return status
 
-    def _view(self, vid):
+    def _view(self, vid, env=None, created=False):
+        """Cinder's volume view. Owner and host are admin-only extension attributes of show
+        and list (never of create), image metadata shows only where there is some, and
+        attach_status is internal to Cinder: Tempest's response schemas hold all of that."""
         v = self._get(vid)
         x = self.extra.setdefault(vid, {"created_at": now(), "metadata": {}, "volume_type": None})
         attachments = []
@@ -185,13 +190,12 @@ class CinderFront:
                 }
             )
         status = self._status(vid, v)
-        return {
+        view = {
             "id": vid,
             "name": v.get("display_name"),
             "description": v.get("display_description"),
             "size": v["size"],
             "status": status,
-            "attach_status": "attached" if attachments else "detached",
             "migration_status": v.get("migration_status"),
             "availability_zone": v.get("availability_zone"),
             "bootable": "true" if v.get("bootable") else "false",
@@ -199,23 +203,32 @@ class CinderFront:
             "multiattach": bool(v.get("multiattach")),
             "volume_type": x["volume_type"] or self._types()[0]["name"],
             "metadata": x["metadata"],
-            "volume_image_metadata": v.get("volume_image_metadata"),
             "attachments": attachments,
             "snapshot_id": None,
             "source_volid": None,
             "consistencygroup_id": None,
             "replication_status": None,
-            "user_id": "admin",
-            "os-vol-tenant-attr:tenant_id": self.project_id,
-            "os-vol-host-attr:host": "lab@lvm#lvm",
+            "user_id": x.get("user_id", "admin"),
             "created_at": x["created_at"],
             "updated_at": x.get("updated_at", x["created_at"]),
             "links": [{"rel": "self", "href": f"{self.base}/v3/volumes/{vid}"}],
         }
+        if created:
+            return view
+        if v.get("volume_image_metadata"):
+            view["volume_image_metadata"] = v["volume_image_metadata"]
+        if env is None or identity.is_admin(env):
+            view["os-vol-tenant-attr:tenant_id"] = x.get("project_id", self.project_id)
+            view["os-vol-host-attr:host"] = "lab@lvm#lvm"
+        return view
 
     def list_volumes(self, env, detail=None):
         query = parse_query(env)
-        views = [self._view(vid) for vid in list(self.cinder.volumes)]
+        vids = list(self.cinder.volumes)
+        if not identity.is_admin(env):  # a project sees its own volumes
+            mine = identity.project_of(env, self.project_id)
+            vids = [v for v in vids if self.extra.get(v, {}).get("project_id", mine) == mine]
+        views = [self._view(vid, env) for vid in vids]
         views = [v for v in views if matches(v, query, CINDER_IGNORE)]
         page, marker = paginate(views, query)
         if not detail:
@@ -227,7 +240,7 @@ class CinderFront:
         return 200, body, self._hdr(env)
 
     def show(self, env, vid):
-        return 200, {"volume": self._view(vid)}, self._hdr(env)
+        return 200, {"volume": self._view(vid, env)}, self._hdr(env)
 
     def create(self, env):
         b = member(read_json(env), "volume")
@@ -270,10 +283,14 @@ class CinderFront:
                 "image_id": image["id"],
                 "image_name": image.get("name"),
             }
-        if vtype == MULTIATTACH_TYPE["name"]:
+        if vtype == MULTIATTACH_TYPE["name"] or b.get("multiattach") is True:
             self.cinder.volumes[v["id"]]["multiattach"] = True
-        self.extra[v["id"]] = {"created_at": now(), "metadata": metadata, "volume_type": vtype}
-        return 202, {"volume": self._view(v["id"])}, self._hdr(env)
+        self.extra[v["id"]] = {
+            "created_at": now(), "metadata": metadata, "volume_type": vtype,
+            "project_id": identity.project_of(env, self.project_id),
+            "user_id": env.get("HTTP_X_USER_ID") or "admin",
+        }  # fmt: skip
+        return 202, {"volume": self._view(v["id"], env, created=True)}, self._hdr(env)
 
     def update(self, env, vid):
         self._get(vid)
@@ -286,7 +303,7 @@ class CinderFront:
         if isinstance(b.get("metadata"), dict):
             x["metadata"] = b["metadata"]
         x["updated_at"] = now()
-        return 200, {"volume": self._view(vid)}, self._hdr(env)
+        return 200, {"volume": self._view(vid, env)}, self._hdr(env)
 
     def _remove(self, vid):
         self.cinder.volumes.pop(vid, None)
@@ -330,7 +347,8 @@ class CinderFront:
         else:
             raise HttpError(400, f"The lab Cinder front does not support the action {name}")
         x["updated_at"] = now()
-        return 202, None, self._hdr(env)
+        # Cinder answers os-set_bootable with 200 and every other action here with 202
+        return 200 if name == "os-set_bootable" else 202, None, self._hdr(env)
 
     def _extend(self, env, vid, v, args):
         try:
