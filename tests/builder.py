@@ -42,8 +42,10 @@ class History:
         messages: dict[str, str] | None = None,
         skip_category: str | None = None,
         started_at: str | None = None,
+        source: str = "scenario",
     ) -> str:
-        """Record one run; `outcomes` maps feature -> passed/failed/error/skipped."""
+        """Record one run; `outcomes` maps feature -> passed/failed/error/skipped. A Tempest
+        run's results are named like Tempest's tests."""
         run_id = f"run-{next(self._ids):04d}"
         started = started_at or (self.now - timedelta(days=days_ago)).isoformat(timespec="seconds")
         header = RunHeader(
@@ -51,12 +53,17 @@ class History:
             combination=combination, embedded=embedded, target="t", lab=lab,
             provenance=Provenance(kind=kind, voting=voting, job_url=job_url, harness_version="0.1.0"),
             preflight={"status": preflight}, facts=facts or {}, forced=forced,
+            source=source,  # type: ignore[arg-type]
         )  # fmt: skip
         items = outcomes.items() if isinstance(outcomes, dict) else outcomes
         results = [
             Result(
                 feature=feature,
-                scenario=f"scenarios/test_{feature}.py::test_{i}",
+                scenario=(
+                    f"tempest.api.compute.test_{feature.replace('-', '_')}.T.test_{i}[id-{i}]"
+                    if source == "tempest"
+                    else f"scenarios/test_{feature}.py::test_{i}"
+                ),
                 outcome=outcome,  # type: ignore[arg-type]
                 skip_category=skip_category if outcome == "skipped" else None,
                 duration_s=2.0,

@@ -238,6 +238,23 @@ def print_explanation(out: Console, found: LevelMatrix, cell: Cell, db: Path) ->
                 Text(evidence.proof or ""),
             )
         out.print(runs)
+    if cell.tempest:
+        tests = Table(
+            title="Tempest's newest results (they count for `tempest` only)",
+            title_justify="left",
+            box=None,
+        )
+        for column in ("run", "started", "outcome", "test", "kind"):
+            tests.add_column(column, overflow="fold")
+        for evidence in cell.tempest[:10]:
+            tests.add_row(
+                Text(evidence.run_id),
+                evidence.started_at[:16].replace("T", " "),
+                Text(evidence.outcome, style="green" if evidence.passed else "red"),
+                Text(evidence.scenario),
+                Text(evidence.kind + (" voting" if evidence.voting else "")),
+            )
+        out.print(tests)
 
 
 def _runs(run_ids: tuple[str, ...]) -> str:
@@ -270,5 +287,10 @@ def explanation_json(cell: Cell) -> dict[str, object]:
             }
             for e in cell.recent
         ],
-    }
+        "tempest": [
+            {"run_id": e.run_id, "started_at": e.started_at, "outcome": e.outcome,
+             "test": e.scenario, "kind": e.kind, "message": e.message}
+            for e in cell.tempest
+        ],
+    }  # fmt: skip
     return data

@@ -5,5 +5,6 @@ the file; `store` is ingest: records validated whole, one transaction per run, i
 run id. `evidence` reads it back in one streamed pass in run order and says what counts: runs
 whose preflight failed or was skipped, forced runs, and embedded-lab runs of real
 combinations count for nothing (each counted with its reason), and skips are not evidence
-except flagged ones.
+except flagged ones. Runs of source tempest are read apart: they are the cell's Tempest
+evidence, for the `tempest` criterion alone.
 """

@@ -17,8 +17,11 @@ from harness.errors import BadInput, Failure
 from harness.reading import read_start
 
 DEFAULT_DB = Path("results") / "history.sqlite"
-SCHEMA_VERSION = 2
-UPGRADES = {1: "ALTER TABLE results ADD COLUMN proof TEXT"}
+SCHEMA_VERSION = 3
+UPGRADES = {
+    1: "ALTER TABLE results ADD COLUMN proof TEXT",
+    2: "ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT 'scenario'",
+}
 """From each older schema version, what brings it to the next: additive only, so a history
 is upgraded in place by the next ingest and no record is lost or read again."""
 SQLITE_MAGIC = b"SQLite format 3\x00"  # how every SQLite 3 database begins
@@ -42,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     scenarios_revision TEXT,
     preflight TEXT NOT NULL,
     forced INTEGER NOT NULL,
-    header TEXT NOT NULL
+    header TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'scenario'
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT NOT NULL REFERENCES runs(run_id),

@@ -4,7 +4,9 @@ A result is valid evidence only when its run proved its target (preflight passed
 and, for embedded-lab runs, only for the embedded combinations the run declared; everything
 else is counted as ignored, with the reason, so an explanation can say what was left out.
 Passes count for a cell; failures and errors count against it; skips are not evidence, but a
-skip because of a declared known bug marks the cell as flagged.
+skip because of a declared known bug marks the cell as flagged. Tempest's results (runs of
+source `tempest`) are summarised apart, as the cell's `tempest` observation: they stand
+beside the harness's own evidence (the `tempest` criterion), never in its place.
 
 The history is read in one pass in run order (the runs index plus the results' primary key,
 so SQLite never sorts a million rows), within one read transaction. Each cell keeps running
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from harness.declarations.matrix import Matrix
 from harness.history.database import connect_read_only
-from harness.run.records import FLAGGED, utc
+from harness.run.records import FLAGGED, TEMPEST, utc
 
 WINDOW_RUNS_KEPT = 50
 """Run ids of the window kept per cell: what the `consistent` criterion cites."""
@@ -83,6 +85,7 @@ class Observation:
     job_urls: list[str] = field(default_factory=list)
     recent: deque[Evidence] = field(default_factory=deque)
     weeks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tempest: Observation | None = None  # the cell's Tempest results, summarised the same way
 
     @property
     def window_rate(self) -> float:
@@ -173,7 +176,10 @@ def _stream(
     try:
         connection.execute("BEGIN")  # one snapshot for every query, whoever ingests meanwhile
         cells_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
-        runs = _runs(connection, matrix, cells_by_combination, window_start, until)
+        tempest_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
+        runs = _runs(
+            connection, matrix, (cells_by_combination, tempest_by_combination), window_start, until
+        )
         order: list[tuple[tuple[str, str], _Cell]] = []  # cells as first seen
         current = None  # the first row sets run, cells, ignored_why and in_window
         for run_rowid, result, feature, says in connection.execute(STREAM_QUERY):
@@ -188,7 +194,8 @@ def _stream(
                 if feature not in wanted_features:
                     continue
                 cell = cells[feature] = _Cell(keep)
-                order.append(((feature, run.combination), cell))
+                if cells is not tempest_by_combination.get(run.combination):
+                    order.append(((feature, run.combination), cell))
             if ignored_why is not None:
                 cell.ignored += 1
                 cell.ignored_why.add(ignored_why)
@@ -221,9 +228,19 @@ def _stream(
                 cell.last_failure = result
                 if in_window:
                     cell.window_failed += 1
-        evidence = _evidence(connection, runs, [cell for _, cell in order])
+        tempest = [
+            ((feature, combination), cell)
+            for combination, cells in tempest_by_combination.items()
+            for feature, cell in cells.items()
+        ]
+        evidence = _evidence(connection, runs, [cell for _, cell in order + tempest])
         facts = _facts_table(runs)
-        return {key: cell.observation(evidence, facts, window_start, keep) for key, cell in order}
+        found = {key: cell.observation(evidence, facts, window_start, keep) for key, cell in order}
+        for key, cell in tempest:
+            if key not in found:  # Tempest's results only: the cell has no evidence of its own
+                found[key] = _Cell(keep).observation(evidence, facts, window_start, keep)
+            found[key].tempest = cell.observation(evidence, facts, window_start, keep)
+        return found
     finally:
         connection.close()
 
@@ -412,13 +429,14 @@ def _versions(runs: list[_Run], facts: list[tuple[tuple[str, str], ...]]) -> dic
 def _runs(
     connection: sqlite3.Connection,
     matrix: Matrix,
-    cells_by_combination: dict[str, dict[str, _Cell]],
+    cells_by_source: tuple[dict[str, dict[str, _Cell]], dict[str, dict[str, _Cell]]],
     window_start: str,
     until: str | None,
 ) -> _Runs:
     """Every run by rowid, with its verdict and facts, and the cells of its combination (None
     when the combination was not asked for; a run does not point at its cells, so that cells
-    and runs are freed without waiting for the garbage collector)."""
+    and runs are freed without waiting for the garbage collector): the scenario cells or, for
+    a Tempest run, the Tempest ones."""
     facts: dict[str, dict[str, str]] = {}
     current, of_run = None, {}
     for run_id, name, value in connection.execute(
@@ -433,10 +451,10 @@ def _runs(
     runs = {}
     for (
         rowid, run_id, combination, embedded, status, started_at, preflight, forced,
-        kind, voting, lab, target, job_url,
+        kind, voting, lab, target, job_url, source,
     ) in connection.execute(
         "SELECT rowid, run_id, combination, embedded, status, started_at, preflight, forced,"
-        " kind, voting, lab, target, job_url FROM runs"
+        " kind, voting, lab, target, job_url, source FROM runs"
     ):  # fmt: skip
         versions = tuple(sorted(facts.get(run_id, {}).items()))
         started_at = utc(started_at)
@@ -450,7 +468,9 @@ def _runs(
             run_id,
             combination,
             started_at,
-            why_ignored(matrix, combination, bool(embedded), kind, status, preflight, bool(forced)),
+            why_ignored(
+                matrix, combination, bool(embedded), kind, status, preflight, bool(forced), source
+            ),
             versions := shared.setdefault(versions, versions),
             keys.setdefault(versions, len(keys)),
             (kind, voting, lab, target, job_url),
@@ -458,7 +478,8 @@ def _runs(
             weeks[day],
         )
         later = until is not None and started_at > until  # not yet run at that moment
-        runs[rowid] = (run, None if later else cells_by_combination.get(combination))
+        cells = cells_by_source[source == TEMPEST].get(combination)
+        runs[rowid] = (run, None if later else cells)
     return runs
 
 
@@ -470,17 +491,21 @@ def why_ignored(
     status: str,
     preflight: str,
     forced: bool,
+    source: str = "scenario",
 ) -> str | None:
     """The evidence rules, in one place: why a run's results count for nothing, or None when
     they count. Only a run whose preflight passed proved its target; a preflight not run (a
-    bare pytest session) or skipped (no hosts to check) proved nothing. Embedded-lab evidence
-    (by the header's flag or by its provenance kind) never stands for a real combination, nor
-    a real lab's for an embedded one."""
+    bare pytest session) or skipped (no hosts to check) proved nothing. A Tempest run is the
+    exception: it may come from anywhere with no preflight of ours, and counts only for the
+    `tempest` criterion, never for what the harness's own evidence must show (a failed
+    preflight still voids it). Embedded-lab evidence (by the header's flag or by its
+    provenance kind) never stands for a real combination, nor a real lab's for an embedded
+    one."""
     if forced:
         return "forced past preflight"
     if status == "preflight-failed" or preflight == "failed":
         return "preflight failed"
-    if preflight != "passed" or status == "unverified":
+    if (preflight != "passed" or status == "unverified") and source != TEMPEST:
         return f"target not verified (preflight {preflight})"
     declared = matrix.combinations.get(combination)
     if declared is not None and (embedded or kind == "embedded") and not declared.embedded:

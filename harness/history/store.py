@@ -40,7 +40,7 @@ MEMBER_BYTES = 256 << 20  # one file of a run directory
 RUN_COLUMNS = (
     "run_id", "combination", "embedded", "target", "lab", "status", "started_at", "ended_at",
     "kind", "voting", "job_url", "harness_version", "scenarios_revision", "preflight", "forced",
-    "header",
+    "header", "source",
 )  # fmt: skip
 RESULT_COLUMNS = (
     "run_id", "seq", "feature", "scenario", "outcome", "skip_category", "duration_s", "message",
@@ -128,7 +128,7 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
                 header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
                 int(provenance.voting), provenance.job_url, provenance.harness_version,
                 provenance.scenarios_revision, str(header.preflight.get("status", "not-run")),
-                int(header.forced), header.model_dump_json(),
+                int(header.forced), header.model_dump_json(), header.source,
             ),
         ).rowcount  # fmt: skip
         if not inserted:

@@ -78,6 +78,7 @@ class Cell:
     recent: tuple[Evidence, ...] = ()  # newest first, at most RECENT
     weeks: tuple[Week, ...] = ()  # oldest first
     ignored: int = 0  # results from runs that count for nothing (unverified, forced, ...)
+    tempest: tuple[Evidence, ...] = ()  # Tempest's newest results (source tempest), newest first
 
     @property
     def flagged(self) -> bool:
@@ -244,3 +245,5 @@ def _fill_evidence(cell: Cell, seen: Observation, weeks: dict[tuple[str, int, in
     )
     cell.flagged_results = seen.flagged
     cell.ignored = seen.ignored
+    if seen.tempest is not None:
+        cell.tempest = tuple(seen.tempest.newest_first())

@@ -63,9 +63,24 @@ class Case:
 
 
 def tempest(p: Parameters, case: Case) -> Judgement:
-    if case.has_tempest:
-        return True, "upstream tempest has tests for the feature", ()
-    return False, "no tempest test is declared for the feature", ()
+    """Tempest agrees: the newest Tempest run with results for the cell, within the window,
+    passed every one of them. Tempest never stands in for the harness's own evidence; this
+    is what a peer suite adds to it."""
+    if not case.has_tempest:
+        return False, "features.yaml lists no Tempest test for the feature", ()
+    seen = case.seen.tempest if case.seen else None
+    latest = seen.latest if seen else None
+    if seen is None or latest is None:
+        return False, "no Tempest result for the cell", ()
+    test = latest.scenario.rsplit(".", 1)[-1].split("[", 1)[0]
+    if latest.started_at < p.window_start:
+        why = f"the newest Tempest result ({day(latest)}) is older than {p.window.days} days"
+        return False, why, (latest.run_id,)
+    failure = seen.last_failure
+    if failure is not None and failure.run_id == latest.run_id:
+        failed = failure.scenario.rsplit(".", 1)[-1].split("[", 1)[0]
+        return False, f"Tempest's {failed} {failure.outcome} ({day(failure)})", (latest.run_id,)
+    return True, f"Tempest's {test} passed ({day(latest)})", (latest.run_id,)
 
 
 def verified(p: Parameters, case: Case) -> Judgement:

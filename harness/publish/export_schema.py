@@ -118,6 +118,12 @@ class EvidenceOut(_Out):
     )
 
 
+class TempestEvidenceOut(EvidenceOut):
+    """One of Tempest's results: the test that gave it."""
+
+    test: str = Field(description="Tempest's test id (with its idempotent id).")
+
+
 class CriteriaOut(_Out):
     """Every criterion of the policy judged on one cell, in policy order; both empty for n/a.
     Why a missed criterion is missed is kept; why a met one holds, and the runs behind every
@@ -166,6 +172,10 @@ class CellOut(_Out):
     )
     labs: list[str] = Field(description="Labs with valid evidence, sorted.")
     job_urls: list[str] = Field(description="Distinct CI job pages of the evidence, newest first.")
+    tempest_latest: TempestEvidenceOut | None = Field(
+        description="Tempest's newest result for the cell (source tempest): it counts only for "
+        "the `tempest` criterion, never as the harness's own evidence."
+    )
 
 
 class MatrixExport(_Out):
@@ -239,9 +249,23 @@ class RecentOut(EvidenceOut):
     lab: str = Field(description="The lab the run's target is in.")
 
 
+class TempestResultOut(_Out):
+    """One of Tempest's recent results for the cell."""
+
+    run_id: str = Field(description="The Tempest run's id.")
+    started_at: str = Field(description="When it started (UTC).", json_schema_extra=_DATE_TIME)
+    outcome: Literal["passed", "failed", "error"] = Field(description="The result.")
+    test: str = Field(description="Tempest's test id (with its idempotent id).")
+    kind: str = Field(description="The run's provenance kind.")
+    message: str | None = Field(description="Tempest's traceback or reason, if any.")
+
+
 class ExplanationOut(_Out):
     criteria: list[CriterionJudgedOut] = Field(description="Every criterion, in policy order.")
     recent: list[RecentOut] = Field(description="The newest valid results, newest first.")
+    tempest: list[TempestResultOut] = Field(
+        description="Tempest's newest results (they count for the `tempest` criterion only)."
+    )
 
 
 class ExplainedCellOut(CellOut):

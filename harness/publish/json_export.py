@@ -126,12 +126,15 @@ def cell_json(cell: Cell) -> dict[str, Any]:
         "versions": {name: list(values) for name, values in cell.versions.items()},
         "labs": list(cell.labs),
         "job_urls": list(cell.job_urls),
+        "tempest_latest": tempest_json(cell.tempest[0]) if cell.tempest else None,
     }
 
 
 def evidence_json(evidence: Evidence | None) -> dict[str, Any] | None:
-    if evidence is None:
-        return None
+    return None if evidence is None else _evidence_fields(evidence)
+
+
+def _evidence_fields(evidence: Evidence) -> dict[str, Any]:
     return {
         "run_id": evidence.run_id,
         "started_at": evidence.started_at,
@@ -140,6 +143,10 @@ def evidence_json(evidence: Evidence | None) -> dict[str, Any] | None:
         "message": evidence.message,
         "proof": evidence.proof,
     }
+
+
+def tempest_json(evidence: Evidence) -> dict[str, Any]:
+    return {**_evidence_fields(evidence), "test": evidence.scenario}
 
 
 def write_json(levels: LevelMatrix, matrix: Matrix, out: Path) -> list[Path]:

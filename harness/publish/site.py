@@ -276,7 +276,7 @@ class Site:
             cid = column.combination.id
             for fid in self.levels.features:
                 cell = self.levels.cells[(fid, cid)]
-                anchors = {e.run_id for e in cell.recent}
+                anchors = {e.run_id for e in cell.recent + cell.tempest}
                 yield (
                     f"cells/{fid}/{column.file}",
                     {
@@ -287,6 +287,7 @@ class Site:
                         "criteria_rows": fragments.criteria(cell.criteria, descriptions, anchors),
                         "timeline": fragments.timeline(cell.recent),
                         "evidence": fragments.evidence(cell.recent),
+                        "tempest": fragments.evidence(cell.tempest) if cell.tempest else None,
                         "next_level": _next_level(ladder, cell),
                         "plot": pass_rate_svg(cell.weeks) if cell.weeks else None,
                     },

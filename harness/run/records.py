@@ -23,7 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from harness.declarations.model import ProvenanceKind
 from harness.reading import open_regular, read_bounded
@@ -102,6 +110,8 @@ Name = Annotated[str, _length(1, 500)]
 LongText = Annotated[str, _length(0, 65536)]  # messages: the recorder keeps 2,000 characters
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
+Source = Literal["scenario", "tempest"]
+SCENARIO, TEMPEST = "scenario", "tempest"
 RunStatus = Literal["running", "complete", "interrupted", "unverified", "preflight-failed"]
 
 
@@ -147,6 +157,17 @@ class RunHeader(Record):
     preflight: dict[str, Any] = Field(default_factory=dict)
     facts: dict[str, dict[str, str]] = Field(default_factory=dict)
     forced: bool = False
+    source: Source = "scenario"
+    """Who produced the results: the harness's scenarios, or Tempest (each result's scenario
+    is then the Tempest test's id). Written only when it is Tempest, so every record made
+    before it existed reads, and re-ingests, exactly as it was."""
+
+    @model_serializer(mode="wrap")
+    def _source_only_when_tempest(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("source") == SCENARIO:
+            del data["source"]
+        return data
 
 
 def now() -> str:

@@ -201,9 +201,11 @@ def test_a_history_of_another_schema_version_is_refused_unchanged(tmp_path: Path
 
 
 def as_version_1(db: Path) -> None:
-    """Make a history as version 1 of the schema wrote it (before results had a proof)."""
+    """Make a history as version 1 of the schema wrote it (before results had a proof and
+    runs a source)."""
     with sqlite3.connect(db) as raw:
         raw.execute("ALTER TABLE results DROP COLUMN proof")
+        raw.execute("ALTER TABLE runs DROP COLUMN source")
         raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
 
 
@@ -231,6 +233,10 @@ def test_a_version_1_history_is_upgraded_in_place_by_the_next_ingest(tmp_path: P
         ("new", "passed", "compute log: live snapshot line"),
         ("old", "passed", None),
         ("old", "failed", None),
+    ]
+    assert rows(db, "SELECT run_id, source FROM runs ORDER BY run_id") == [
+        ("new", "scenario"),
+        ("old", "scenario"),
     ]
     cell = compute_levels(matrix, db).cell("live-snapshot", "libvirt-qemu/ceph-rbd/ovn")
     assert [e.proof for e in cell.recent if e.run_id == "new"] == [
