@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("lab", "lab", "The embedded lab: real Nova cells on 127.0.0.1."),
     "run": ("run", "run", "Preflight, scenarios, run records and JUnit per target."),
     "cleanup": ("cleanup", "cleanup", "Delete what runs made and left behind in the clouds."),
+    "tempest": ("tempest", "tempest", "Tempest's tests on a target, beside the harness's own."),
     "ingest": ("ingest", "ingest_", "Add run records (directories or archives) to the history."),
     "levels": ("levels", "levels", "The known-to-work level of every feature and combination."),
     "check": ("check", "check", "What is known to work on a combination, with its evidence."),

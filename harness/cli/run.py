@@ -103,11 +103,14 @@ def redactor_for(lab_file: Path, clouds_yaml: str | None) -> Callable[[Target], 
 
 
 @contextmanager
-def embedded_lab(settings: Settings, state_dir: Path) -> Iterator[Path]:
-    """Bring the embedded lab up for the run and take down what this run started."""
+def embedded_lab(
+    settings: Settings, state_dir: Path, names: tuple[str, ...] = ()
+) -> Iterator[Path]:
+    """Bring the embedded lab (or the cells named) up for the run and take down what this run
+    started."""
     matrix, lab = settings.lab(settings.embedded_lab_file)
     state = LabState(state_dir)
-    wanted = cells.cells_from(matrix, lab)
+    wanted = cells.select(cells.cells_from(matrix, lab), names)
     already = {s.name for s in control.statuses(state) if s.health == "up"}
     try:
         python = environment.ensure(progress=say)

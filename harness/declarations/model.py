@@ -224,6 +224,13 @@ class Feature(Strict):
         None, description="How a user does it with the openstack client (Nova's cli= key)"
     )
     tempest: list[Uuid] = []
+    tempest_flag: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9_]*$")] | None
+    ) = Field(
+        None,
+        description="The tempest.conf option (section.option) that enables the feature's tests; "
+        "`matrix tempest` sets it false where the combination cannot do the feature",
+    )
     status: Status = "optional"
     microversion: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] | None = None
     requires: Requires = Requires()
