@@ -26,9 +26,14 @@ def lab() -> None:
 
 @lab.command()
 def prepare() -> None:
-    """Build the lab's virtualenv now (otherwise `up` builds it the first time)."""
+    """Build the lab's virtualenv and Tempest's now (otherwise `up` and `matrix tempest`
+    build them the first time)."""
+    from harness.tempest import environment as tempest_environment
+
     python = environment.ensure(progress=say)
     click.echo(f"lab environment: {python.parent.parent}")
+    tempest = tempest_environment.ensure(progress=say)
+    click.echo(f"tempest environment: {tempest.parent.parent}")
 
 
 @lab.command()
