@@ -8,6 +8,7 @@ printed as several tables of as many columns as fit.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from harness.cli.output import console
 from harness.cli.registry import short_help
 from harness.declarations.matrix import Matrix
 from harness.declarations.problems import display_path, unknown
+from harness.history.evidence import Evidence
 from harness.levels.compute import (
     LEVEL_FAILING,
     LEVEL_NA,
@@ -224,37 +226,34 @@ def print_explanation(out: Console, found: LevelMatrix, cell: Cell, db: Path) ->
     out.print(Text(f"so {cell.level}: {cell.reason}"))
 
     if cell.recent:
-        runs = Table(title="newest valid results", title_justify="left", box=None)
-        for column in ("run", "started", "outcome", "kind", "lab", "job", "proof"):
-            runs.add_column(column, overflow="fold")
-        for evidence in cell.recent[:10]:
-            runs.add_row(
-                Text(evidence.run_id),
-                evidence.started_at[:16].replace("T", " "),
-                Text(evidence.outcome, style="green" if evidence.passed else "red"),
-                Text(evidence.kind + (" voting" if evidence.voting else "")),
-                Text(evidence.lab),
-                Text(evidence.job_url or ""),
-                Text(evidence.proof or ""),
+        out.print(
+            _newest(
+                "newest valid results",
+                cell.recent,
+                lab=lambda e: e.lab,
+                job=lambda e: e.job_url or "",
+                proof=lambda e: e.proof or "",
             )
-        out.print(runs)
-    if cell.tempest:
-        tests = Table(
-            title="Tempest's newest results (they count for `tempest` only)",
-            title_justify="left",
-            box=None,
         )
-        for column in ("run", "started", "outcome", "test", "kind"):
-            tests.add_column(column, overflow="fold")
-        for evidence in cell.tempest[:10]:
-            tests.add_row(
-                Text(evidence.run_id),
-                evidence.started_at[:16].replace("T", " "),
-                Text(evidence.outcome, style="green" if evidence.passed else "red"),
-                Text(evidence.scenario),
-                Text(evidence.kind + (" voting" if evidence.voting else "")),
-            )
-        out.print(tests)
+    if cell.tempest:
+        title = "Tempest's newest results (they count for `tempest` only)"
+        out.print(_newest(title, cell.tempest, test=lambda e: e.scenario))
+
+
+def _newest(title: str, evidence: Sequence[Evidence], **more: Callable[[Evidence], str]) -> Table:
+    """The ten newest of `evidence`: run, start, outcome and kind, then the columns `more`."""
+    table = Table(title=title, title_justify="left", box=None)
+    for column in ("run", "started", "outcome", "kind", *more):
+        table.add_column(column, overflow="fold")
+    for e in evidence[:10]:
+        table.add_row(
+            Text(e.run_id),
+            e.started_at[:16].replace("T", " "),
+            Text(e.outcome, style="green" if e.passed else "red"),
+            Text(e.kind + (" voting" if e.voting else "")),
+            *(Text(value(e)) for value in more.values()),
+        )
+    return table
 
 
 def _runs(run_ids: tuple[str, ...]) -> str:

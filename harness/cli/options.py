@@ -183,6 +183,18 @@ def axis_option(help: str) -> Callable[[F], F]:
     )
 
 
+def scenario_dir_option(flag: str, dest: str) -> Callable[[F], F]:
+    """The scenario tests a command runs: they belong to the checkout, like matrix/."""
+    return click.option(
+        flag,
+        dest,
+        type=click.Path(path_type=Path, file_okay=False, exists=True),
+        default=Path("scenarios"),
+        show_default=True,
+        help="The scenario tests to run (they belong to the checkout, like matrix/).",
+    )
+
+
 def lab_dir_option(*extra_names: str) -> Callable[[F], F]:
     """Where the embedded lab keeps its state: the same option and variable everywhere."""
     return click.option(

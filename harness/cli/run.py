@@ -26,6 +26,7 @@ from harness.cli.options import (
     feature_option,
     lab_dir_option,
     lab_file_option,
+    scenario_dir_option,
 )
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console, say
@@ -165,13 +166,7 @@ def embedded_lab(
     "--voting/--non-voting", default=None, help="Whether the CI job votes (default: the target's)."
 )
 @click.option("--job-url", help="CI job URL (default: from the CI environment).")
-@click.option(
-    "--scenarios",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("scenarios"),
-    show_default=True,
-    help="The scenario tests to run (they belong to the checkout, like matrix/).",
-)
+@scenario_dir_option("--scenarios", "scenarios")
 @lab_dir_option()
 @click.pass_context
 def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: Any) -> None:

@@ -24,6 +24,7 @@ from harness.cli.options import (
     feature_option,
     lab_dir_option,
     lab_file_option,
+    scenario_dir_option,
 )
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console, say
@@ -69,13 +70,7 @@ COLOURS = {"agree": "green", "DISAGREE": "red", "no comparison": "dim"}
     show_default=True,
     help="Also run the harness's own scenarios for the features, to compare.",
 )
-@click.option(
-    "--scenario-dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("scenarios"),
-    show_default=True,
-    help="The harness's scenario tests (as `matrix run --scenarios`).",
-)
+@scenario_dir_option("--scenario-dir", "scenario_dir")
 @click.option(
     "--fail-on-disagreement", is_flag=True, help="Exit 1 when a feature's verdicts disagree."
 )
