@@ -5,8 +5,9 @@ project users from them: dynamic credentials); the lab file gives the image, fla
 network, looked up in the cloud for their ids; the combination says what the target cannot do:
 each feature's `tempest_flag` (features.yaml) is set true where the feature applies and false
 where it is declared not applicable, so Tempest skips what the harness calls n/a. The compute
-count is the cloud's own (hypervisors that are up). Guests are never reached over SSH
-(`run_validation = false`): the harness's own scenarios read consoles instead.
+count, a multiattach volume type and the policy roles are the cloud's own (hypervisors that
+are up, a type whose extra specs allow multiattach, the roles Keystone has). Guests are never
+reached over SSH (`run_validation = false`): the harness's own scenarios read consoles.
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ FIXED: dict[str, dict[str, str]] = {
     "auth": {"use_dynamic_credentials": "true", "create_isolated_networks": "false"},
     "identity": {"auth_version": "v3", "v3_endpoint_type": "public"},
     "compute": {"endpoint_type": "publicURL", "max_microversion": "latest"},
+    "volume": {"max_microversion": "latest"},
     "validation": {"run_validation": "false"},
     "network-feature-enabled": {"ipv6": "false", "floating_ips": "false"},
     "volume-feature-enabled": {"snapshot": "false", "backup": "false", "clone": "false"},
     "service_available": {name: str(on).lower() for name, on in SERVICES_AVAILABLE.items()},
 }
 """What every lab this harness drives has or lacks, whatever the combination."""
+POLICY_ROLES = ("admin", "manager", "member", "reader", "service")
+"""The roles Nova's default policies may name; Tempest uses those Keystone has (the manager
+role came with Nova's project-manager defaults and Keystone's bootstrap alike)."""
 
 
 class TempestConfigError(BadInput):
@@ -53,6 +58,7 @@ class CloudFacts:
     flavor_alt: str
     computes: int
     multiattach_type: str | None = None  # a volume type whose extra specs allow multiattach
+    policy_roles: tuple[str, ...] = ("admin", "member", "reader")  # Tempest's default
 
 
 def admin_auth(cloud: str, config: Mapping[str, Any]) -> dict[str, str]:
@@ -83,9 +89,11 @@ def look_up(conn: Any, target: Target) -> CloudFacts:
          if (t.extra_specs or {}).get("multiattach") == "<is> True"),
         None,
     )  # fmt: skip
+    roles = {role.name for role in conn.identity.roles()}
     return CloudFacts(
-        image, others[0] if others else image, flavor, flavor_alt, computes, multiattach
-    )
+        image, others[0] if others else image, flavor, flavor_alt, computes, multiattach,
+        tuple(r for r in POLICY_ROLES if r in roles),
+    )  # fmt: skip
 
 
 def _find(finder: Any, field: str, name: str | None) -> str:
@@ -131,6 +139,9 @@ def render(
         "region": region,
         "build_timeout": str(max(int(target.timeouts.default), 60)),
     }
+    sections.setdefault("compute-feature-enabled", {})["nova_policy_roles"] = ",".join(
+        facts.policy_roles
+    )
     if facts.multiattach_type:
         sections.setdefault("volume", {})["volume_type_multiattach"] = facts.multiattach_type
     for verdict in verdicts(matrix, combination):

@@ -16,7 +16,9 @@ AUTH = {
     "auth_url": "http://127.0.0.1:5000", "username": "admin", "password": "s3cret-pw",
     "project_name": "admin", "user_domain_name": "Default",
 }  # fmt: skip
-FACTS = config.CloudFacts("img-1", "img-2", "flavor-1", "flavor-2", 2, "multiattach")
+FACTS = config.CloudFacts(
+    "img-1", "img-2", "flavor-1", "flavor-2", 2, "multiattach", ("admin", "manager", "member")
+)
 
 
 def rendered(target_name: str, tmp_path: Path) -> configparser.ConfigParser:
@@ -57,6 +59,7 @@ def test_credentials_region_and_the_cloud_s_own_ids(tmp_path: Path) -> None:
     assert (compute["fixed_network_name"], compute["min_compute_nodes"]) == ("private", "2")
     assert conf["validation"]["run_validation"] == "false"
     assert conf["volume"]["volume_type_multiattach"] == "multiattach"
+    assert conf["compute-feature-enabled"]["nova_policy_roles"] == "admin,manager,member"
 
 
 @pytest.mark.parametrize(
