@@ -173,8 +173,10 @@ def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: 
     """Preflight, scenarios, run records and JUnit per target; exit 1 if a scenario failed."""
     settings: Settings = ctx.obj
     if lab_file is None:
+        matrix, embedded = settings.lab(settings.embedded_lab_file)
+        real = frozenset(c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor)
         with embedded_lab(settings, lab_dir) as embedded_file:
-            code = _run(settings, embedded_file, **request)
+            code = _run(settings, embedded_file, apart=real, **request)
     else:
         code = _run(settings, lab_file, **request)
     ctx.exit(code)
@@ -194,6 +196,7 @@ def _run(
     voting: bool | None,
     job_url: str | None,
     scenarios: Path,
+    apart: frozenset[str] = frozenset(),
 ) -> int:
     matrix, lab = settings.lab(lab_file)
     for combination in combinations:
@@ -218,6 +221,7 @@ def _run(
         job_url,
         scenarios.resolve(),
         concurrency,
+        apart,
     )
     out_console = console()
     events = ConsoleEvents(out_console)
