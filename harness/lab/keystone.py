@@ -28,6 +28,7 @@ from harness.errors import Failure
 from harness.lab import processes
 from harness.lab.environment import KEYSTONE_SERVER, keystone_seed
 from harness.lab.private_files import write_private
+from harness.lab.virtualenvs import Progress
 
 if TYPE_CHECKING:
     from harness.lab.state import LabState
@@ -73,7 +74,7 @@ def status(state: LabState) -> KeystoneStatus:
     return KeystoneStatus(pid, health, url if health == "up" else None)
 
 
-def ensure(state: LabState, python: Path, progress: Any = lambda _: None) -> None:
+def ensure(state: LabState, python: Path, progress: Progress = lambda _: None) -> None:
     """Keystone up: started (from the seed, with fresh passwords) unless it already is."""
     if status(state).health == "up":
         return

@@ -99,8 +99,8 @@ def record(matrix: Matrix, output: Path, about: About) -> tuple[RunHeader, list[
             f"{output}: provenance kind '{about.provenance.kind}' does not fit "
             f"{'an embedded' if combination.embedded else 'a real'} combination"
         )
-    data = read_bounded(output, results.MAX_BYTES, output.name)
-    cases = results.read_output(output)
+    data = results.read_raw(output)  # read once: its bytes make the run id too
+    cases = results.parse_output(data, output)
     times = sorted(c.finished_at for c in cases if c.finished_at)
     started_at = about.started_at or (times[0] if times else None)
     if started_at is None:

@@ -50,13 +50,22 @@ class TempestCase:
 
 def read_output(path: Path) -> list[TempestCase]:
     """A subunit v2 stream or a JUnit XML file, told apart by their first bytes."""
+    return parse_output(read_raw(path), path)
+
+
+def read_raw(path: Path) -> bytes:
+    """The output's bytes, from a regular file of at most MAX_BYTES."""
     try:
-        data = read_bounded(path, MAX_BYTES, path.name)
+        return read_bounded(path, MAX_BYTES, path.name)
     except OSError as error:
         raise TempestOutputError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def parse_output(data: bytes, origin: Path) -> list[TempestCase]:
+    """Subunit v2 or JUnit XML, told apart by their first bytes."""
     if data.lstrip()[:1] == b"<":
-        return read_junit(data, path)
-    return read_subunit(data, path)
+        return read_junit(data, origin)
+    return read_subunit(data, origin)
 
 
 def read_subunit(data: bytes, origin: Path) -> list[TempestCase]:
