@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 from harness.cli.main import main
+from harness.run.provenance import ENGINES, OWN_VARIABLES
 
 # `HYPOTHESIS_PROFILE=thorough tox` hunts longer than the everyday run.
 settings.register_profile("default", max_examples=150)
@@ -23,6 +24,17 @@ pytest_plugins = ["pytester"]
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
 SHIPPED = REPO / "matrix"
+
+
+@pytest.fixture(autouse=True)
+def no_ci_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests run outside any CI engine, also when CI runs them: a record's kind and job
+    URL come from what a test gives, never from the job running the tests."""
+    for engine in ENGINES.values():
+        for name in (*engine.reads, *(variable for variable, _ in engine.detects)):
+            monkeypatch.delenv(name, raising=False)
+    for name in OWN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

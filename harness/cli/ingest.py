@@ -1,4 +1,6 @@
-"""`matrix ingest RUN_DIR|FOLDER|ARCHIVE ...`: add run records to the history (idempotent);
+"""`matrix ingest RUN_DIR|FOLDER|ARCHIVE ...`: add run records to the history (idempotent),
+from run directories, folders searched at any depth for them and for archives, and tarballs or
+zip files (what a CI engine hands a publish job);
 `matrix ingest --tempest FILE ...`: add Tempest's output (subunit v2 or JUnit) as a run of
 source tempest."""
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import click
 
 from harness.cli.options import Settings, db_option
+from harness.cli.output import printable
 from harness.cli.registry import short_help
 from harness.declarations.model import PROVENANCE_KINDS
 from harness.declarations.problems import display_path
@@ -46,8 +49,14 @@ def ingest_(
     db: Path,
     **given: str | bool | None,
 ) -> None:
-    """Add run directories (or folders or tarballs of them) to the history; a run already
-    there is left as it is, a malformed one is rejected whole."""
+    """Add run records to the history: run directories, folders of them (searched at any
+    depth, also for archives: a tree of downloaded CI artifacts, a Zuul log directory), and
+    tarballs or zip files of them (GitHub's artifacts; an archive inside one is unpacked too).
+
+    A run already there is left as it is and counted as already there, so ingesting the same
+    artifacts again adds nothing; several ingests may run at once. A malformed run or an
+    unsafe archive is rejected whole, named by its path (inside the archive too), and the rest
+    goes on; then the exit code is 2."""
     if not paths and not tempest_outputs:
         raise click.UsageError("give run records to ingest, or --tempest FILE")
     if tempest_outputs:
@@ -56,7 +65,7 @@ def ingest_(
         return
     report = ingest(db, paths)
     for rejected in report.rejected:
-        click.echo(f"rejected {rejected}", err=True)
+        click.echo(f"rejected {printable(rejected)}", err=True)
     click.echo(
         f"{display_path(db)}: added {len(report.added)} run(s) with {report.results} result(s); "
         f"{len(report.already)} already there; {len(report.rejected)} rejected"

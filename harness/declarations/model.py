@@ -391,10 +391,18 @@ class GuestConsole(Strict):
     )
 
 
-ProvenanceKind = Literal["gate", "periodic", "third-party", "manual", "embedded"]
+ProvenanceKind = Literal["gate", "check", "periodic", "third-party", "manual", "embedded"]
+"""Where a run comes from: `gate` a gating pipeline (Zuul's gate, a GitHub merge queue, a GitLab
+merge train); `check` CI on a change that gates nothing (Zuul's check, a pull or merge request,
+a push); `periodic` a scheduled pipeline; `third-party` a CI someone else runs; `manual` a hand
+run; `embedded` the embedded lab."""
 PROVENANCE_KINDS: tuple[str, ...] = get_args(ProvenanceKind)
-CI_KINDS: frozenset[str] = frozenset({"gate", "periodic", "third-party"})
+CI_KINDS: frozenset[str] = frozenset({"gate", "check", "periodic", "third-party"})
 """The kinds that are CI jobs (not a hand run, not the embedded lab): the `ci` criterion."""
+GATING_KINDS: frozenset[str] = frozenset({"gate"})
+"""The kinds whose voting runs gate a merge: the `gated` criterion. Voting is read from the CI
+engine, which says whether a job votes, not whether its pipeline gates: a voting check,
+periodic or third-party run is CI, but gates no merge."""
 
 
 class Provenance(Strict):

@@ -49,7 +49,7 @@ class Evidence:
     duration_s: float
     message: str | None
     microversion: str | None
-    kind: str  # gate | periodic | third-party | manual | embedded
+    kind: str  # gate | check | periodic | third-party | manual | embedded
     voting: bool
     lab: str
     target: str

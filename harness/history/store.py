@@ -1,5 +1,12 @@
 """The history: every ingested run record, in SQLite (default results/history.sqlite).
 
+Ingest takes what a CI engine hands a publish job: run directories, folders searched at any
+depth for run directories and archives (a tree of downloaded artifacts, a Zuul log directory),
+and archives (`archives`: tar or zip, and archives one level inside them). Each artifact that
+cannot be read is one rejected line naming it (and the path inside an archive), and the rest
+goes on; an archive found in a folder that holds no run record is someone else's and passed
+over, one given by name is rejected.
+
 Ingest is idempotent by run id and all-or-nothing per run: a record is validated completely
 before anything is written, then its header, results and facts go in one transaction, so a
 malformed or interrupted ingest leaves no trace. Several processes may ingest at once: WAL
@@ -11,17 +18,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tarfile
-import tempfile
-import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
 from harness.errors import BadInput
+from harness.history import archives
 from harness.history.database import HistoryWriteError, connect
 from harness.run.records import (
     RESULTS_FILE,
@@ -32,10 +36,6 @@ from harness.run.records import (
     read_results,
     utc,
 )
-
-ARCHIVE_MEMBERS = 20_000  # a run directory has five files: 4,000 runs per archive
-ARCHIVE_BYTES = 1 << 30  # unpacked, all members together
-MEMBER_BYTES = 256 << 20  # one file of a run directory
 
 RUN_COLUMNS = (
     "run_id", "combination", "embedded", "target", "lab", "status", "started_at", "ended_at",
@@ -68,8 +68,11 @@ class MalformedRecord(BadInput):
 class IngestReport:
     added: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)  # "path: why"
+    rejected: list[str] = field(default_factory=list)  # "path: why", one line each
     results: int = 0
+
+    def reject(self, message: str) -> None:
+        self.rejected.append(one_line(message))
 
 
 def load_header(run_dir: Path) -> RunHeader:
@@ -113,7 +116,14 @@ def _first_error(error: Exception) -> str:
         first = error.errors()[0]
         location = ".".join(str(part) for part in first["loc"])
         return f"{location}: {first['msg']}" if location else first["msg"]
-    return str(error).splitlines()[0]
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def one_line(text: str) -> str:
+    """A message on one line: a newline in it (in a field name from the record, a path inside
+    an archive) shown as `\\n`. Whoever prints it shows the other control characters
+    (`cli.output.printable`)."""
+    return text.replace("\n", "\\n")
 
 
 def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[Result]) -> bool:
@@ -166,67 +176,21 @@ def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[
         raise
 
 
-def run_dirs(paths: Iterable[Path]) -> Iterator[Path]:
-    """Run directories found in the paths given (a run dir, a folder of them, or deeper)."""
-    for path in paths:
-        if (path / RUN_FILE).exists():
-            yield path
-        else:
-            yield from sorted(p.parent for p in path.rglob(RUN_FILE))
-
-
-@contextmanager
-def unpacked(path: Path) -> Iterator[Path]:
-    """A tarball of run directories, unpacked safely and within bounds: tarfile's data filter
-    refuses absolute paths, links out and devices; members, bytes and file sizes are counted
-    from the headers before anything is written. Raises MalformedRecord saying why."""
-    with tempfile.TemporaryDirectory(prefix="matrix-ingest-") as tmp:
-        try:
-            with tarfile.open(path) as tar:
-                total = 0
-                for count, member in enumerate(tar, start=1):
-                    total += member.size
-                    if count > ARCHIVE_MEMBERS:
-                        raise MalformedRecord(f"more than {ARCHIVE_MEMBERS} members")
-                    if member.size > MEMBER_BYTES:
-                        raise MalformedRecord(
-                            f"{member.name}: {member.size} bytes, over the {MEMBER_BYTES} a "
-                            "run's file may have"
-                        )
-                    if total > ARCHIVE_BYTES:
-                        raise MalformedRecord(f"unpacks to more than {ARCHIVE_BYTES} bytes")
-                    tar.extract(member, tmp, filter="data")
-        except tarfile.FilterError as error:
-            raise MalformedRecord(f"unsafe member: {error}") from None
-        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-            raise MalformedRecord(f"not a readable tarball: {error}") from None
-        yield Path(tmp)
+NESTED = 1
+"""Archives inside an archive that are unpacked: one level. GitHub serves every artifact as a
+zip, so a job that uploaded runs.tar.gz arrives as a zip holding it; an archive inside that is
+rejected by name, not unpacked."""
 
 
 def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
-    """Ingest each path; an artifact that cannot be read is a rejected line, and the rest goes
-    on (only a history that cannot be written stops it: HistoryWriteError)."""
+    """Ingest each path: a run directory, a folder searched for run directories and archives at
+    any depth, or an archive (tar or zip). An artifact that cannot be read is a rejected line,
+    and the rest goes on (only a history that cannot be written stops it: HistoryWriteError)."""
     report = IngestReport()
     connection = connect(db)
     try:
         for path in paths:
-            if path.is_file() and _is_tarball(path):
-                try:
-                    with unpacked(path) as folder:
-                        _ingest_dirs(connection, run_dirs([folder]), report, path, shown_as=path)
-                except MalformedRecord as error:
-                    report.rejected.append(f"{path}: {error}")
-            elif path.is_dir():
-                for link in _linked_dirs(path):
-                    report.rejected.append(
-                        f"{link}: a symbolic link to a directory, not followed "
-                        "(ingest what it points to instead)"
-                    )
-                _ingest_dirs(connection, run_dirs([path]), report, path)
-            else:
-                report.rejected.append(
-                    f"{path}: not a run directory, a folder of runs or a tarball"
-                )
+            _ingest_path(connection, path, report)
     except HistoryWriteError as error:
         raise HistoryWriteError(f"{db}: {error}; {len(report.added)} run(s) added before") from None
     finally:
@@ -234,31 +198,113 @@ def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
     return report
 
 
-def _linked_dirs(folder: Path) -> list[Path]:
-    """Symbolic links to directories below `folder`, which the search for runs does not
-    follow (a link could lead out of the folder, or round in a loop)."""
-    found = []
-    for directory, subdirs, _files in os.walk(folder):
-        for name in subdirs:
-            if Path(directory, name).is_symlink():
-                found.append(Path(directory, name))
-    return sorted(found)
-
-
-def _is_tarball(path: Path) -> bool:
+def _ingest_path(connection: sqlite3.Connection, path: Path, report: IngestReport) -> None:
+    if path.is_dir():
+        if not _ingest_folder(connection, _Place(path), report):
+            report.reject(f"{path}: no run record ({RUN_FILE}) found")
+        return
     try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False
+        kind = archives.kind_of(path) if path.is_file() else None  # by content, not by name
+    except OSError as error:
+        report.reject(f"{path}: cannot read: {_reason(error)}")
+        return
+    if kind is None:
+        report.reject(f"{path}: not a run directory, a folder of runs or an archive (tar or zip)")
+    elif not _ingest_archive(connection, path, str(path), 0, archives.Budget(), report):
+        report.reject(f"{path}: no run record ({RUN_FILE}) found")
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A folder searched for runs: one given, or an archive's temporary folder, whose paths
+    are shown as the archive's name and the path inside it."""
+
+    folder: Path
+    archive: str | None = None  # how the archive is shown ("a.zip", "a.zip: runs.tar.gz")
+    depth: int = 0  # archives around the folder
+    budget: archives.Budget | None = None  # theirs, shared by every archive inside them
+
+    def show(self, path: Path) -> str:
+        if self.archive is None:
+            return str(path)
+        inside = path.relative_to(self.folder).as_posix()
+        return self.archive if inside == "." else f"{self.archive}: {inside}"
+
+    def shown(self, message: str) -> str:
+        """A message naming paths in the temporary folder, naming them in the archive."""
+        if self.archive is None:
+            return message
+        return message.replace(f"{self.folder}/", f"{self.archive}: ").replace(
+            str(self.folder), self.archive
+        )
+
+
+def _ingest_folder(connection: sqlite3.Connection, place: _Place, report: IngestReport) -> bool:
+    """The runs and archives below one folder; whether any run record was found there."""
+    runs, found, links = _search(place.folder)
+    for link in links:
+        report.reject(
+            f"{place.show(link)}: a symbolic link to a directory, not followed "
+            "(ingest what it points to instead)"
+        )
+    any_run = _ingest_dirs(connection, runs, report, place)
+    for archive in found:
+        shown = place.show(archive)
+        if place.depth > NESTED:
+            report.reject(
+                f"{shown}: an archive inside an archive inside an archive is not unpacked "
+                "(unpack the outer ones and ingest the folder)"
+            )
+            any_run = True
+            continue
+        budget = place.budget if place.budget is not None else archives.Budget()
+        any_run |= _ingest_archive(connection, archive, shown, place.depth, budget, report)
+    return any_run
+
+
+def _ingest_archive(
+    connection: sqlite3.Connection,
+    path: Path,
+    shown: str,
+    depth: int,
+    budget: archives.Budget,
+    report: IngestReport,
+) -> bool:
+    """An archive's runs (and those of the archives in it); whether it held any run record. An
+    archive refused whole counts as holding one: it is a rejected line already."""
+    try:
+        with archives.unpacked(path, _wanted, budget) as folder:
+            place = _Place(folder, shown, depth + 1, budget)
+            return _ingest_folder(connection, place, report)
+    except archives.BadArchive as error:
+        report.reject(f"{shown}: {error}")
+        return True
+
+
+def _wanted(name: PurePosixPath) -> bool:
+    """The members of an archive that ingest reads: a run's two files, and archives."""
+    return name.name in (RUN_FILE, RESULTS_FILE) or archives.named_like_archive(name.name)
+
+
+def _search(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """Run directories, archives (by name) and symbolic links to directories below `folder`;
+    the links are not followed (one could lead out of the folder, or round in a loop). A run
+    directory given as the folder is searched no further."""
+    if (folder / RUN_FILE).exists():
+        return [folder], [], []
+    runs, found, links = [], [], []
+    for directory, subdirs, files in os.walk(folder):
+        here = Path(directory)
+        links += [here / name for name in subdirs if (here / name).is_symlink()]
+        if RUN_FILE in files or RUN_FILE in subdirs:
+            runs.append(here)
+        found += [here / name for name in files if archives.named_like_archive(name)]
+    return sorted(runs), sorted(found), sorted(links)
 
 
 def _ingest_dirs(
-    connection: sqlite3.Connection,
-    dirs: Iterable[Path],
-    report: IngestReport,
-    origin: Path,
-    shown_as: Path | None = None,
-) -> None:
+    connection: sqlite3.Connection, dirs: Iterable[Path], report: IngestReport, place: _Place
+) -> bool:
     found = False
     for run_dir in dirs:
         found = True
@@ -269,23 +315,20 @@ def _ingest_dirs(
                 if stored == header.model_dump_json():
                     report.already.append(header.run_id)
                 else:
-                    report.rejected.append(
-                        f"{run_dir / RUN_FILE}: conflict: run {header.run_id} is in the history "
-                        "with a different header (a run id used twice, or a record changed "
-                        "after it was ingested); the history keeps the first"
+                    report.reject(
+                        f"{place.show(run_dir / RUN_FILE)}: conflict: run {header.run_id} is in "
+                        "the history with a different header (a run id used twice, or a record "
+                        "changed after it was ingested); the history keeps the first"
                     )
                 continue
             results = load_results(run_dir)
         except (MalformedRecord, OSError) as error:
             message = str(error) if isinstance(error, MalformedRecord) else f"{run_dir}: {error}"
-            if shown_as is not None:  # name the tarball, not the temporary folder
-                message = f"{shown_as}: {message.split('/matrix-ingest-', 1)[-1].split('/', 1)[-1]}"
-            report.rejected.append(message)
+            report.reject(place.shown(message))
             continue
         if ingest_run(connection, header, results):
             report.added.append(header.run_id)
             report.results += len(results)
         else:
             report.already.append(header.run_id)
-    if not found:
-        report.rejected.append(f"{origin}: no run record ({RUN_FILE}) found")
+    return found

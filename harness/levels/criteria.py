@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from harness.declarations.model import CI_KINDS, Criterion, LevelPolicy
+from harness.declarations.model import CI_KINDS, GATING_KINDS, Criterion, LevelPolicy
 from harness.history.evidence import Evidence, Observation
 
 DEFAULT_WINDOW_DAYS = 30
@@ -125,7 +125,7 @@ def gated(p: Parameters, case: Case) -> Judgement:
     last = _last_pass(case)
     if last is None:
         return False, "never passed", ()
-    ok = last.voting and last.kind in CI_KINDS
+    ok = last.voting and last.kind in GATING_KINDS  # a vote gates only in a gate pipeline
     what = "voting" if last.voting else "non-voting"
     return ok, f"latest pass came from a {what} run of kind {last.kind}", (last.run_id,)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.declarations.loading import load_matrix
-from harness.history import store
+from harness.history import archives
 from harness.history.database import HistoryWriteError
 from harness.history.store import ingest
 from harness.levels.compute import compute_levels
@@ -215,7 +215,9 @@ def test_a_truncated_archive_and_a_results_directory_are_rejected_lines(tmp_path
 def test_an_archive_over_a_bound_is_rejected_before_it_is_written_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str
 ) -> None:
-    monkeypatch.setattr(store, limit, {"ARCHIVE_MEMBERS": 5, "ARCHIVE_BYTES": 3000}.get(limit, 900))
+    monkeypatch.setattr(
+        archives, limit, {"ARCHIVE_MEMBERS": 5, "ARCHIVE_BYTES": 3000}.get(limit, 900)
+    )
     bomb = [(_member(f"runs/pad/{i:03}"), b"\0" * 1000) for i in range(10)]
     archive = _tarball(tmp_path / "bomb.tar.gz", [*bomb, *_run_members(tmp_path, "run-late")])
     written: list[str] = []

@@ -11,15 +11,18 @@ import pytest
 from harness import __version__
 from harness.declarations.model import Provenance as Declared
 from harness.declarations.model import Target
-from harness.run.provenance import job_url_from, provenance_for, scenarios_revision
+from harness.run.provenance import (
+    ENGINES,
+    OWN_VARIABLES,
+    job_url_from,
+    provenance_for,
+    scenarios_revision,
+)
 
 # Every variable harness/run/provenance.py reads, and the ones CI systems set that could
 # leak into a test run from the real environment (CI=true on most of them).
-READ = [
-    "MATRIX_JOB_URL", "CI_JOB_URL", "BUILD_URL", "ZUUL_BUILD_URL",
-    "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "MATRIX_KIND",
-]  # fmt: skip
-AMBIENT = ["CI", "GITLAB_CI", "GITHUB_ACTIONS", "JENKINS_URL", "ZUUL_JOB", "BUILD_ID"]
+READ = sorted({*OWN_VARIABLES, *(name for e in ENGINES.values() for name in e.reads)})
+AMBIENT = ["CI", "ZUUL_JOB", "BUILD_ID"]
 # git variables that would point `git -C <dir>` somewhere other than <dir>
 GIT = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"]
 
@@ -98,27 +101,30 @@ def test_each_ci_systems_variable_gives_the_job_url(env: dict[str, str], url: st
     assert job_url_from(env) == url
 
 
-def test_the_job_url_variables_take_precedence_in_order() -> None:
+def test_without_a_detected_engine_any_engines_url_variable_counts_in_table_order() -> None:
+    """A job that exports only its URL variable (ZUUL_BUILD_URL without ZUUL_PIPELINE, as
+    before engines were detected) still gets its URL; MATRIX_JOB_URL wins over all."""
     env = {
         "MATRIX_JOB_URL": OURS,
-        "CI_JOB_URL": GITLAB,
-        "BUILD_URL": JENKINS,
         "ZUUL_BUILD_URL": ZUUL,
         "GITHUB_REPOSITORY": "openstack/matrix",
         "GITHUB_RUN_ID": "15",
-    }
+        "CI_JOB_URL": GITLAB,
+    }  # no BUILD_URL: it is how Jenkins is detected
     seen = []
-    for name in ["MATRIX_JOB_URL", "CI_JOB_URL", "BUILD_URL", "ZUUL_BUILD_URL"]:
+    for names in [["MATRIX_JOB_URL"], ["ZUUL_BUILD_URL"], ["GITHUB_RUN_ID"], ["CI_JOB_URL"]]:
         seen.append(job_url_from(env))
-        del env[name]
+        for name in names:
+            del env[name]
     seen.append(job_url_from(env))
-    assert seen == [
-        OURS,
-        GITLAB,
-        JENKINS,
-        ZUUL,
-        "https://github.com/openstack/matrix/actions/runs/15",
-    ]
+    assert seen == [OURS, ZUUL, "https://github.com/openstack/matrix/actions/runs/15", GITLAB, None]
+
+
+def test_the_detected_engines_url_wins_over_other_engines_variables() -> None:
+    """BUILD_URL left over from a Jenkins that started a GitLab job is not the job's URL."""
+    env = {"GITLAB_CI": "true", "CI_JOB_URL": GITLAB, "BUILD_URL": JENKINS, "ZUUL_BUILD_URL": ZUUL}
+    assert job_url_from(env) == GITLAB
+    assert job_url_from({**env, "MATRIX_JOB_URL": OURS}) == OURS
 
 
 def test_an_empty_variable_counts_as_unset() -> None:
