@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("declarations", "list_", "List combinations (or, with --features, features)."),
     "show": ("declarations", "show", "Show a combination's values and what applies there."),
     "schema": ("declarations", "schema_", "Write the JSON Schemas of the declaration files."),
+    "localconf": ("localconf", "localconf", "The devstack local.conf for a combination."),
     "lab": ("lab", "lab", "The embedded lab: real Nova cells on 127.0.0.1."),
     "run": ("run", "run", "Preflight, scenarios, run records and JUnit per target."),
     "cleanup": ("cleanup", "cleanup", "Delete what runs made and left behind in the clouds."),

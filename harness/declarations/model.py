@@ -163,6 +163,12 @@ class Devstack(Strict):
     """What a devstack local.conf needs to deploy this value."""
 
     localrc: dict[ShellVariable, Scalar] = {}
+    subnode_localrc: dict[ShellVariable, Scalar] = Field(
+        {},
+        description="localrc variables for compute-only subnodes of a multinode devstack, "
+        "added to (or overriding) this value's localrc there, e.g. devstack-plugin-ceph's "
+        "REMOTE_CEPH=True",
+    )
     plugins: dict[Slug, Url] = Field({}, description="enable_plugin NAME URL lines")
     enable_services: list[Text] = []
     disable_services: list[Text] = []

@@ -18,6 +18,7 @@ from harness.declarations.expansion import expand
 from harness.declarations.matrix import COMBINATION_SEPARATOR, Combination
 from harness.declarations.problems import Mark, Problem, did_you_mean, human_path, unknown
 from harness.declarations.yamlsource import PathKey, SourceMap
+from harness.devstack.settings import conflicts
 
 Axes = Mapping[str, Mapping[str, model.AxisValue]]
 MAX_PRODUCT = 100_000
@@ -220,6 +221,7 @@ def _add(
             "embedded evidence must never stand for a real deployment",
         )
         return
+    _check_devstack(cid, values, axes, report, where)
     first_seen[cid] = here
     found[cid] = Combination(
         id=cid,
@@ -229,6 +231,17 @@ def _add(
         reference=values.get("reference"),
         embedded=all(embedded.values()),
     )
+
+
+def _check_devstack(
+    cid: str, values: Mapping[str, str], axes: Axes, report: Reporter, where: PathKey
+) -> None:
+    """One problem for a combination whose values set a devstack setting differently: its
+    local.conf would deploy something one of them does not describe."""
+    found = conflicts({f"{a}/{values[a]}": axes[a][values[a]].devstack for a in axes})
+    if found:
+        named = f"combination '{cid}': " if where == ("product",) else ""
+        report.at(where, named + "; ".join(str(c) for c in found))
 
 
 def _describe_origin(where: PathKey, report: Reporter) -> str:

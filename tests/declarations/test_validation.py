@@ -302,3 +302,94 @@ def test_every_testinfra_connection_type_is_a_valid_host_spec(
     edit(small / "labs" / "small.yaml", '"ssh://stack@compute1"', f'"{backend}://stack@compute1"')
     result = run("--matrix", str(small), "validate")  # type: ignore[operator]
     assert result.code == 0, result.err
+
+
+# --- devstack settings that conflict -----------------------------------------------------------
+
+# (edits of axes.yaml, an entry added to combinations.yaml or None, the problem expected)
+CONFLICTS: dict[str, tuple[dict[str, str], tuple[str, str] | None, str]] = {
+    "localrc, on every product combination with both values": (
+        {
+            "    title: Ceph RBD\n": "    title: Ceph RBD\n    devstack: {localrc: {LIBVIRT_TYPE: qemu}}\n"
+        },
+        None,
+        "combinations.yaml:1:10: product: combination 'libvirt-kvm/ceph-rbd/ovs': storage/ceph-rbd "
+        "sets localrc LIBVIRT_TYPE=qemu but hypervisor/libvirt-kvm sets it to kvm",
+    ),
+    "a service, at an explicit entry": (
+        {
+            "    title: Libvirt with QEMU (emulation)\n": "    title: Libvirt with QEMU (emulation)\n"
+            "    devstack: {enable_services: [q-agt]}\n",
+            "  ovn: {title: ML2/OVN}\n": "  ovn: {title: ML2/OVN, devstack: {disable_services: [q-agt]}}\n",
+        },
+        (
+            "  - fake-live-migrate/fake-local/fake-net\n",
+            "  - fake-live-migrate/fake-local/fake-net\n  - libvirt-qemu/local-qcow2/ovn\n",
+        ),
+        "combinations.yaml:8:5: combinations[1]: network/ovn disables service q-agt but "
+        "hypervisor/libvirt-qemu enables it",
+    ),
+    "a plugin, at the include entry that made the combination": (
+        {
+            "    title: Libvirt with QEMU (emulation)\n": "    title: Libvirt with QEMU (emulation)\n"
+            "    devstack: {plugins: {p: 'https://example.org/a'}}\n",
+            "  ovn: {title: ML2/OVN}\n": "  ovn: {title: ML2/OVN, devstack: {plugins: {p: 'https://example.org/b'}}}\n",
+        },
+        (
+            "  - {storage: ceph-rbd, reference: nova-live-migration-ceph}\n",
+            "  - {storage: ceph-rbd, reference: nova-live-migration-ceph}\n"
+            "  - {hypervisor: libvirt-qemu, storage: ceph-rbd, network: ovn}\n",
+        ),
+        "combinations.yaml:6:5: include[1]: network/ovn sets plugin p=https://example.org/b but "
+        "hypervisor/libvirt-qemu sets it to https://example.org/a",
+    ),
+    "post-config and a subnode's localrc, both in one problem": (
+        {
+            "  ovs: {title: ML2/OVS}\n": "  ovs:\n    title: ML2/OVS\n    devstack:\n"
+            "      subnode_localrc: {VIRT_DRIVER: fake}\n"
+            "      post_config: {$NOVA_CPU_CONF: {libvirt: {virt_type: qemu}}}\n",
+            "    devstack:\n      localrc: {VIRT_DRIVER: libvirt, LIBVIRT_TYPE: kvm}\n": "    devstack:\n"
+            "      localrc: {VIRT_DRIVER: libvirt, LIBVIRT_TYPE: kvm}\n"
+            "      post_config: {$NOVA_CPU_CONF: {libvirt: {virt_type: kvm}}}\n",
+        },
+        None,
+        "combinations.yaml:1:10: product: combination 'libvirt-kvm/local-qcow2/ovs': network/ovs "
+        "sets post_config $NOVA_CPU_CONF [libvirt] virt_type=qemu but hypervisor/libvirt-kvm sets "
+        "it to kvm; network/ovs sets localrc VIRT_DRIVER=fake on subnodes but "
+        "hypervisor/libvirt-kvm sets it to libvirt",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("axes", "entry", "expected"), list(CONFLICTS.values()), ids=list(CONFLICTS)
+)
+def test_values_whose_devstack_settings_conflict_are_a_problem_at_the_combination(
+    small: Path, axes: dict[str, str], entry: tuple[str, str] | None, expected: str
+) -> None:
+    for old, new in axes.items():
+        edit(small / "axes.yaml", old, new)
+    if entry is not None:
+        edit(small / "combinations.yaml", *entry)
+    with pytest.raises(DeclarationError) as caught:
+        load_matrix(small)
+    found = [str(p) for p in caught.value.problems]
+    assert f"{small}/{expected}" in found, "\n".join(found)
+
+
+def test_each_conflicting_combination_is_one_problem_and_agreeing_values_are_none(
+    small: Path,
+) -> None:
+    edit(
+        small / "axes.yaml",
+        "    title: Ceph RBD\n",
+        "    title: Ceph RBD\n    devstack:\n      localrc: {LIBVIRT_TYPE: qemu, VIRT_DRIVER: libvirt}\n",
+    )
+    with pytest.raises(DeclarationError) as caught:
+        load_matrix(small)
+    assert [p.message.split(":")[1].strip() for p in caught.value.problems] == [
+        "combination 'libvirt-kvm/ceph-rbd/ovn'",
+        "combination 'libvirt-kvm/ceph-rbd/ovs'",
+    ]  # VIRT_DRIVER: the same value twice is fine; libvirt-qemu declares no LIBVIRT_TYPE
+    edit(small / "axes.yaml", "LIBVIRT_TYPE: qemu, ", "LIBVIRT_TYPE: kvm, ")
+    assert "libvirt-kvm/ceph-rbd/ovn" in load_matrix(small).combinations
