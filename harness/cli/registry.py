@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ingest": ("ingest", "ingest_", "Add run records (directories or archives) to the history."),
     "levels": ("levels", "levels", "The known-to-work level of every feature and combination."),
     "check": ("check", "check", "What is known to work on a combination, with its evidence."),
+    "diff": ("diff", "diff", "What changed between two states of the matrix (for CI)."),
     "publish": ("publish", "publish", "Write the static site and the exports."),
 }
 """Command name -> (module of harness.cli, the command's attribute there, its short help)."""

@@ -2,8 +2,10 @@
 
 `matrix.json` (`matrix publish`, `matrix levels --json`) is `MatrixExport`; `matrix check
 --json` is `CheckExport` and `matrix levels --explain ... --json` is `ExplainedCellOut`; all
-three describe a cell with the same `CellOut`. `harness.publish.json_export` writes the
-documents from plain dicts (fast at thousands of cells); these models only describe them.
+three describe a cell with the same `CellOut`. `matrix diff --json` is `DiffExport`: each
+changed cell before and after, in the few fields a comparison reads (`DiffCellOut`).
+`harness.publish.json_export` and `diff_report` write the documents from plain dicts (fast at
+thousands of cells); these models only describe them.
 Every key is always present (null or empty when there is nothing to say), so a consumer never
 has to guess. Bump `FORMAT` on any change that is not a pure addition.
 """
@@ -274,10 +276,85 @@ class ExplainedCellOut(CellOut):
     explained: ExplanationOut
 
 
+class DiffSideOut(_Out):
+    """One of the two states `matrix diff` compared."""
+
+    source: str = Field(description="The file it was read from, as given.")
+    kind: Literal["history", "matrix.json"] = Field(
+        description="A history judged by the declarations' policy, or a matrix.json export."
+    )
+    computed_at: str = Field(
+        description="The moment its levels were judged as of.", json_schema_extra=_DATE_TIME
+    )
+    cells: int = Field(description="How many cells it holds.")
+
+
+class DiffFailureOut(_Out):
+    """A cell's newest valid failure."""
+
+    run_id: str = Field(description="The run id.")
+    started_at: str = Field(description="When the run started.", json_schema_extra=_DATE_TIME)
+    outcome: Literal["failed", "error"] = Field(description="The result.")
+    job_url: str | None = Field(description="The CI job's page, if any.")
+    message: str | None = Field(description="What the scenario said, whole; escape it.")
+
+
+class DiffCellOut(_Out):
+    """A cell on one side of the comparison."""
+
+    level: str = Field(description="One of the levels (or 'n/a').")
+    reason: str = Field(description="One line: why this level.")
+    flaky: bool = Field(description="The latest result passes but the window holds failures.")
+    stale: bool = Field(
+        description="It has valid evidence, all older than the policy's stale_after_days."
+    )
+    last_failure: DiffFailureOut | None = Field(description="The newest valid failure, if any.")
+
+
+class CellChangeOut(_Out):
+    """One feature on one combination, before and after."""
+
+    feature: str = Field(description="Feature id.")
+    combination: str = Field(description="Combination id.")
+    old: DiffCellOut | None = Field(description="The cell in OLD; null when it was added.")
+    new: DiffCellOut | None = Field(description="The cell in NEW; null when it was removed.")
+
+
+class DiffExport(_Out):
+    """`matrix diff --json`: what changed between two states of the matrix. A cell can be in
+    several lists (a regression that is also a new failure and became flaky)."""
+
+    format: Literal[1] = Field(description="Version of this format.")
+    old: DiffSideOut
+    new: DiffSideOut
+    levels: list[str] = Field(
+        description="The levels a cell moves between, best first: the ladder, 'unknown', "
+        "'failing'. 'n/a' is on no ladder: moves to or from it are 'reclassified'."
+    )
+    notes: list[str] = Field(description="Caveats, e.g. the two policies differ.")
+    changed: bool = Field(description="Whether any list below is non-empty.")
+    counts: dict[str, int] = Field(description="List name -> how many cells it holds.")
+    regressions: list[CellChangeOut] = Field(
+        description="Cells whose level went down the order of `levels`, worst new level first."
+    )
+    improvements: list[CellChangeOut] = Field(description="Cells whose level went up.")
+    reclassified: list[CellChangeOut] = Field(description="Cells whose level became or was n/a.")
+    new_failures: list[CellChangeOut] = Field(
+        description="Cells failing in NEW that were not failing (or not there) in OLD."
+    )
+    became_flaky: list[CellChangeOut] = Field(description="Cells flaky in NEW, not in OLD.")
+    no_longer_flaky: list[CellChangeOut] = Field(description="Cells flaky in OLD, not in NEW.")
+    became_stale: list[CellChangeOut] = Field(description="Cells stale in NEW, not in OLD.")
+    no_longer_stale: list[CellChangeOut] = Field(description="Cells stale in OLD, not in NEW.")
+    added: list[CellChangeOut] = Field(description="Cells only NEW has.")
+    removed: list[CellChangeOut] = Field(description="Cells only OLD has.")
+
+
 JSON_OUTPUTS: dict[str, type[BaseModel]] = {
     "matrix": MatrixExport,
     "check": CheckExport,
     "explain": ExplainedCellOut,
+    "diff": DiffExport,
 }
 """Every JSON document the harness prints or writes, by name."""
 
