@@ -14,6 +14,8 @@
 #   busybox-static, qemu-ga,    the guest image (harness/lab/image.py); its kernel is fetched
 #   dosfstools, mtools,         with apt-get download, never installed
 #   syslinux, genisoimage
+#   rsync, nodejs, npm          gitlab-ci-local copies each job's checkout with rsync; it and
+#                               GitHub's workflow parser run on Node.js (scripts/ci-tools.sh)
 #
 # Run by `tox` (py3) and by .ci/run.
 set -euo pipefail
@@ -38,6 +40,9 @@ checks=(
     "command -v mkfs.fat"                        dosfstools
     "command -v mcopy"                           mtools
     "command -v syslinux"                        syslinux
+    "command -v rsync"                           rsync
+    "command -v node"                            nodejs
+    "command -v npm"                             npm
     "command -v genisoimage"                     genisoimage
 )
 missing=()

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("check", "check", "What is known to work on a combination, with its evidence."),
     "diff": ("diff", "diff", "What changed between two states of the matrix (for CI)."),
     "publish": ("publish", "publish", "Write the static site and the exports."),
+    "ci": ("ci", "ci", "CI jobs (Zuul, GitHub, GitLab): a job per combination, publish."),
 }
 """Command name -> (module of harness.cli, the command's attribute there, its short help)."""
 

@@ -31,6 +31,7 @@ from harness.cli.options import (
 from harness.cli.output import SafeText as Text
 from harness.cli.output import console, say
 from harness.cli.registry import short_help
+from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.model import PROVENANCE_KINDS, Target
 from harness.declarations.problems import display_path, unknown
 from harness.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -131,6 +132,12 @@ def embedded_lab(
 @click.option(
     "--combination", "combinations", multiple=True, help="Only targets of this combination."
 )
+@click.option(
+    "--target",
+    "target_names",
+    multiple=True,
+    help="Only this target of the lab file (repeatable); a CI job runs one.",
+)
 @feature_option("Only scenarios of this feature (repeatable).")
 @axis_option("Only targets with this value (repeatable).")
 @click.option(
@@ -160,10 +167,13 @@ def embedded_lab(
 @click.option(
     "--kind",
     type=click.Choice(PROVENANCE_KINDS),
-    help="Provenance kind (default: the target's).",
+    help="Provenance kind (default: MATRIX_KIND, else the CI engine's, else the target's).",
 )
 @click.option(
-    "--voting/--non-voting", default=None, help="Whether the CI job votes (default: the target's)."
+    "--voting/--non-voting",
+    default=None,
+    help="Whether the CI job votes (default: MATRIX_VOTING, else the CI engine's, else the "
+    "target's).",
 )
 @click.option("--job-url", help="CI job URL (default: from the CI environment).")
 @scenario_dir_option("--scenarios", "scenarios")
@@ -175,7 +185,9 @@ def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: 
     if lab_file is None:
         matrix, embedded = settings.lab(settings.embedded_lab_file)
         real = frozenset(c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor)
-        with embedded_lab(settings, lab_dir) as embedded_file:
+        chosen = _targets(matrix, embedded, request["combinations"], request["target_names"])
+        wanted = tuple(t.target_name for t in chosen) if len(chosen) < len(embedded.targets) else ()
+        with embedded_lab(settings, lab_dir, wanted) as embedded_file:
             code = _run(settings, embedded_file, apart=real, **request)
     else:
         code = _run(settings, lab_file, **request)
@@ -186,6 +198,7 @@ def _run(
     settings: Settings,
     lab_file: Path,
     combinations: tuple[str, ...],
+    target_names: tuple[str, ...],
     features: tuple[str, ...],
     axes: tuple[tuple[str, str], ...],
     jobs: int | None,
@@ -199,13 +212,11 @@ def _run(
     apart: frozenset[str] = frozenset(),
 ) -> int:
     matrix, lab = settings.lab(lab_file)
-    for combination in combinations:
-        if combination not in {t.combination for t in lab.targets}:
-            raise click.BadParameter(
-                unknown("combination", combination, [t.combination for t in lab.targets]),
-                param_hint="--combination",
-            )
-    targets = select_targets(matrix, lab, combinations, axis_filter(axes))
+    targets = [
+        t
+        for t in select_targets(matrix, lab, combinations, axis_filter(axes))
+        if t in _targets(matrix, lab, combinations, target_names)
+    ]
     if not targets:
         raise click.UsageError(f"no target of {display_path(lab_file)} matches the filters")
     for target in targets:  # before any target starts: a wrong kind is the whole run's mistake
@@ -240,6 +251,31 @@ def _run(
         for r in runs
     )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _targets(
+    matrix: Matrix, lab: Lab, combinations: tuple[str, ...], names: tuple[str, ...]
+) -> list[Target]:
+    """The lab's targets that --combination and --target leave, or a usage error naming an
+    unknown one (checked before any cell starts)."""
+    for combination in combinations:
+        if combination not in {t.combination for t in lab.targets}:
+            raise click.BadParameter(
+                unknown("combination", combination, [t.combination for t in lab.targets]),
+                param_hint="--combination",
+            )
+    for name in names:
+        if name not in {t.target_name for t in lab.targets}:
+            raise click.BadParameter(
+                unknown("target", name, [t.target_name for t in lab.targets]),
+                param_hint="--target",
+            )
+    return [
+        t
+        for t in lab.targets
+        if (not combinations or t.combination in combinations)
+        and (not names or t.target_name in names)
+    ]
 
 
 def _summary(out: Console, runs: list[TargetRun]) -> None:

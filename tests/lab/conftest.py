@@ -20,6 +20,7 @@ from harness.declarations.loading import load_matrix
 from harness.lab import control, environment
 from harness.lab.cells import cells_from
 from harness.lab.state import LabState
+from tests.ci.conftest import tools  # noqa: F401  (the CI engines' tools, a fixture)
 from tests.conftest import REPO, SHIPPED
 
 T = TypeVar("T")
