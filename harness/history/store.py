@@ -8,8 +8,10 @@ goes on; an archive found in a folder that holds no run record is someone else's
 over, one given by name is rejected.
 
 Ingest is idempotent by run id and all-or-nothing per run: a record is validated completely
-before anything is written, then its header, results and facts go in one transaction, so a
-malformed or interrupted ingest leaves no trace. Several processes may ingest at once: WAL
+before anything is written, then runs go in a batch at a time (`Batch`: one transaction for
+hundreds of runs, since a commit waits for the disk), so a malformed or interrupted ingest
+leaves no trace of a run half stored; a batch that cannot be written (a full disk) is retried
+run by run, so what fits stays. Several processes may ingest at once: WAL
 mode lets readers go on, writers wait their turn (busy timeout), and the run id's primary
 key decides who wins when two ingest the same run.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -126,54 +128,119 @@ def one_line(text: str) -> str:
     return text.replace("\n", "\\n")
 
 
-def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[Result]) -> bool:
-    """Store one validated run; False when that run id is already in the history."""
-    provenance = header.provenance
+BATCH_RESULTS = 20_000
+"""Results stored in one transaction: a commit waits for the disk, so a big ingest commits a
+batch of runs at a time (and holds at most this many results in memory meanwhile)."""
+BATCH_RUNS = 500
+
+
+def store_runs(
+    connection: sqlite3.Connection, runs: Sequence[tuple[RunHeader, Sequence[Result]]]
+) -> list[bool]:
+    """Store validated runs in one transaction: all of them or, on an error, none. For each, in
+    order, whether it was added (False: its run id was in the history already)."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        inserted = connection.execute(
-            INSERT_RUN,
-            (
-                header.run_id, header.combination, int(header.embedded), header.target,
-                header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
-                int(provenance.voting), provenance.job_url, provenance.harness_version,
-                provenance.scenarios_revision, str(header.preflight.get("status", "not-run")),
-                int(header.forced), header.model_dump_json(), header.source,
-            ),
-        ).rowcount  # fmt: skip
-        if not inserted:
-            connection.execute("ROLLBACK")
-            return False
-        connection.executemany(
-            INSERT_RESULT,
-            [
-                (
-                    header.run_id, seq, r.feature, r.scenario, r.outcome, r.skip_category,
-                    r.duration_s, r.message, r.microversion, r.api_requests, r.finished_at,
-                    r.proof,
-                )
-                for seq, r in enumerate(results)
-            ],
-        )  # fmt: skip
-        connection.executemany(
-            INSERT_FACT,
-            [
-                (header.run_id, host, name, value)
-                for host, facts in header.facts.items()
-                for name, value in facts.items()
-            ],
-        )
+        added = [_insert_run(connection, header, results) for header, results in runs]
         connection.execute("COMMIT")
-        return True
+        return added
     except BaseException as error:
         if connection.in_transaction:  # SQLite has already rolled back after a full disk
             connection.execute("ROLLBACK")
         if isinstance(error, sqlite3.OperationalError):
+            which = f"run {runs[0][0].run_id}" if len(runs) == 1 else f"{len(runs)} runs"
             raise HistoryWriteError(
-                f"the history could not store run {header.run_id}: {error} "
-                "(nothing of that run was written)"
+                f"the history could not store {which}: {error} (nothing of "
+                + ("that run" if len(runs) == 1 else "those runs")
+                + " was written)"
             ) from None
         raise
+
+
+def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[Result]) -> bool:
+    """Store one validated run; False when that run id is already in the history."""
+    return store_runs(connection, [(header, results)])[0]
+
+
+def _insert_run(
+    connection: sqlite3.Connection, header: RunHeader, results: Sequence[Result]
+) -> bool:
+    provenance = header.provenance
+    inserted = connection.execute(
+        INSERT_RUN,
+        (
+            header.run_id, header.combination, int(header.embedded), header.target,
+            header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
+            int(provenance.voting), provenance.job_url, provenance.harness_version,
+            provenance.scenarios_revision, str(header.preflight.get("status", "not-run")),
+            int(header.forced), header.model_dump_json(), header.source,
+        ),
+    ).rowcount  # fmt: skip
+    if not inserted:  # another ingest stored it first: ours adds nothing
+        return False
+    connection.executemany(
+        INSERT_RESULT,
+        [
+            (
+                header.run_id, seq, r.feature, r.scenario, r.outcome, r.skip_category,
+                r.duration_s, r.message, r.microversion, r.api_requests, r.finished_at, r.proof,
+            )
+            for seq, r in enumerate(results)
+        ],
+    )  # fmt: skip
+    connection.executemany(
+        INSERT_FACT,
+        [
+            (header.run_id, host, name, value)
+            for host, facts in header.facts.items()
+            for name, value in facts.items()
+        ],
+    )
+    return True
+
+
+class Batch:
+    """Validated runs waiting to be stored, a transaction's worth at a time; it knows the
+    headers it holds, so a run found twice in one ingest is told apart like one stored."""
+
+    def __init__(self, connection: sqlite3.Connection, report: IngestReport) -> None:
+        self.connection = connection
+        self.report = report
+        self.runs: list[tuple[RunHeader, list[Result]]] = []
+        self.headers: dict[str, str] = {}
+        self.results = 0
+
+    def stored_header(self, run_id: str) -> str | None:
+        return self.headers.get(run_id) or stored_header(self.connection, run_id)
+
+    def add(self, header: RunHeader, results: list[Result]) -> None:
+        self.runs.append((header, results))
+        self.headers[header.run_id] = header.model_dump_json()
+        self.results += len(results)
+        if self.results >= BATCH_RESULTS or len(self.runs) >= BATCH_RUNS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store what waits, in one transaction; if that fails (a full disk), run by run, so
+        every run that fits goes in before the error is raised."""
+        if not self.runs:
+            return
+        try:
+            self._stored(self.runs, store_runs(self.connection, self.runs))
+        except HistoryWriteError:
+            if len(self.runs) == 1:
+                raise
+            for run in self.runs:
+                self._stored([run], store_runs(self.connection, [run]))
+        self.runs, self.headers, self.results = [], {}, 0
+
+    def _stored(self, runs: list[tuple[RunHeader, list[Result]]], added: list[bool]) -> None:
+        for (header, results), new in zip(runs, added, strict=True):
+            if new:
+                self.report.added.append(header.run_id)
+                self.report.results += len(results)
+            else:
+                self.report.already.append(header.run_id)
 
 
 NESTED = 1
@@ -188,9 +255,11 @@ def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
     and the rest goes on (only a history that cannot be written stops it: HistoryWriteError)."""
     report = IngestReport()
     connection = connect(db)
+    batch = Batch(connection, report)
     try:
         for path in paths:
-            _ingest_path(connection, path, report)
+            _ingest_path(batch, path, report)
+        batch.flush()
     except HistoryWriteError as error:
         raise HistoryWriteError(f"{db}: {error}; {len(report.added)} run(s) added before") from None
     finally:
@@ -198,9 +267,9 @@ def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
     return report
 
 
-def _ingest_path(connection: sqlite3.Connection, path: Path, report: IngestReport) -> None:
+def _ingest_path(batch: Batch, path: Path, report: IngestReport) -> None:
     if path.is_dir():
-        if not _ingest_folder(connection, _Place(path), report):
+        if not _ingest_folder(batch, _Place(path), report):
             report.reject(f"{path}: no run record ({RUN_FILE}) found")
         return
     try:
@@ -210,7 +279,7 @@ def _ingest_path(connection: sqlite3.Connection, path: Path, report: IngestRepor
         return
     if kind is None:
         report.reject(f"{path}: not a run directory, a folder of runs or an archive (tar or zip)")
-    elif not _ingest_archive(connection, path, str(path), 0, archives.Budget(), report):
+    elif not _ingest_archive(batch, path, str(path), 0, archives.Budget(), report):
         report.reject(f"{path}: no run record ({RUN_FILE}) found")
 
 
@@ -239,7 +308,7 @@ class _Place:
         )
 
 
-def _ingest_folder(connection: sqlite3.Connection, place: _Place, report: IngestReport) -> bool:
+def _ingest_folder(batch: Batch, place: _Place, report: IngestReport) -> bool:
     """The runs and archives below one folder; whether any run record was found there."""
     runs, found, links = _search(place.folder)
     for link in links:
@@ -247,7 +316,7 @@ def _ingest_folder(connection: sqlite3.Connection, place: _Place, report: Ingest
             f"{place.show(link)}: a symbolic link to a directory, not followed "
             "(ingest what it points to instead)"
         )
-    any_run = _ingest_dirs(connection, runs, report, place)
+    any_run = _ingest_dirs(batch, runs, report, place)
     for archive in found:
         shown = place.show(archive)
         if place.depth > NESTED:
@@ -258,12 +327,12 @@ def _ingest_folder(connection: sqlite3.Connection, place: _Place, report: Ingest
             any_run = True
             continue
         budget = place.budget if place.budget is not None else archives.Budget()
-        any_run |= _ingest_archive(connection, archive, shown, place.depth, budget, report)
+        any_run |= _ingest_archive(batch, archive, shown, place.depth, budget, report)
     return any_run
 
 
 def _ingest_archive(
-    connection: sqlite3.Connection,
+    batch: Batch,
     path: Path,
     shown: str,
     depth: int,
@@ -275,7 +344,7 @@ def _ingest_archive(
     try:
         with archives.unpacked(path, _wanted, budget) as folder:
             place = _Place(folder, shown, depth + 1, budget)
-            return _ingest_folder(connection, place, report)
+            return _ingest_folder(batch, place, report)
     except archives.BadArchive as error:
         report.reject(f"{shown}: {error}")
         return True
@@ -302,15 +371,13 @@ def _search(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
     return sorted(runs), sorted(found), sorted(links)
 
 
-def _ingest_dirs(
-    connection: sqlite3.Connection, dirs: Iterable[Path], report: IngestReport, place: _Place
-) -> bool:
+def _ingest_dirs(batch: Batch, dirs: Iterable[Path], report: IngestReport, place: _Place) -> bool:
     found = False
     for run_dir in dirs:
         found = True
         try:
             header = load_header(run_dir)
-            stored = stored_header(connection, header.run_id)
+            stored = batch.stored_header(header.run_id)
             if stored is not None:  # re-ingesting a results folder reads headers only
                 if stored == header.model_dump_json():
                     report.already.append(header.run_id)
@@ -326,9 +393,5 @@ def _ingest_dirs(
             message = str(error) if isinstance(error, MalformedRecord) else f"{run_dir}: {error}"
             report.reject(place.shown(message))
             continue
-        if ingest_run(connection, header, results):
-            report.added.append(header.run_id)
-            report.results += len(results)
-        else:
-            report.already.append(header.run_id)
+        batch.add(header, results)
     return found

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.declarations.loading import load_matrix
+from harness.history import store
 from harness.history.database import SCHEMA_VERSION, connect
 from harness.history.store import ingest
 from harness.levels.compute import compute_levels
@@ -65,6 +66,41 @@ def test_ingest_is_idempotent(tmp_path: Path) -> None:
     assert rows(db, "SELECT name, value FROM facts WHERE run_id = 'run-1'") == [
         ("libvirt", "10.0.0")
     ]
+
+
+def test_a_run_found_twice_in_one_ingest_is_stored_once(tmp_path: Path) -> None:
+    """Runs are stored a batch at a time: the second copy is told apart before its batch is
+    written, as if the first were in the history already."""
+    db = tmp_path / "history.sqlite"
+    make_run(tmp_path / "a", "run-1", ["passed"])
+    make_run(tmp_path / "b", "run-1", ["passed"])
+    changed = make_run(tmp_path / "c", "run-1", ["passed"])
+    (changed / "run.json").write_text(
+        (changed / "run.json").read_text().replace('"target": "ceph-lab"', '"target": "other"')
+    )
+    report = ingest(db, [tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    assert (report.added, report.already) == (["run-1"], ["run-1"])
+    assert len(report.rejected) == 1 and "conflict: run run-1" in report.rejected[0]
+    assert rows(db, "SELECT target, count(*) FROM runs") == [("ceph-lab", 1)]
+
+
+def test_a_big_ingest_commits_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch is one transaction; every run of every batch arrives, in order."""
+    monkeypatch.setattr(store, "BATCH_RUNS", 3)
+    commits: list[int] = []
+    original = store.store_runs
+    monkeypatch.setattr(
+        store, "store_runs", lambda c, runs: (commits.append(len(runs)), original(c, runs))[1]
+    )
+    runs = tmp_path / "runs"
+    for i in range(8):
+        make_run(runs, f"run-{i}", ["passed", "failed"])
+    report = ingest(tmp_path / "h.sqlite", [runs])
+    assert commits == [3, 3, 2]
+    assert report.added == [f"run-{i}" for i in range(8)] and report.results == 16
+    assert rows(tmp_path / "h.sqlite", "SELECT count(*) FROM results") == [(16,)]
 
 
 def test_a_run_already_in_the_history_is_not_read_again(tmp_path: Path) -> None:
