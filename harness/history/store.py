@@ -200,18 +200,27 @@ def _insert_run(
 
 
 class Batch:
-    """Validated runs waiting to be stored, a transaction's worth at a time; it knows the
-    headers it holds, so a run found twice in one ingest is told apart like one stored."""
+    """Validated runs waiting to be stored, a transaction's worth at a time. It knows every
+    header it was given, so a run found twice in one ingest is told apart like one stored.
+    (Writing in a thread of its own while the next batch is validated was measured slower:
+    binding each row's values holds the GIL the validation needs.)"""
 
     def __init__(self, connection: sqlite3.Connection, report: IngestReport) -> None:
         self.connection = connection
         self.report = report
         self.runs: list[tuple[RunHeader, list[Result]]] = []
-        self.headers: dict[str, str] = {}
         self.results = 0
+        self.headers: dict[str, str] = {}  # every run given, stored or waiting
+        self.known: set[str] | None = None  # the run ids in the history when first asked
 
     def stored_header(self, run_id: str) -> str | None:
-        return self.headers.get(run_id) or stored_header(self.connection, run_id)
+        """The header stored (or given to this ingest) for a run id. The history's run ids are
+        read once: a run stored meanwhile by another ingest is found at insert instead."""
+        if run_id in self.headers:
+            return self.headers[run_id]
+        if self.known is None:
+            self.known = {row[0] for row in self.connection.execute("SELECT run_id FROM runs")}
+        return stored_header(self.connection, run_id) if run_id in self.known else None
 
     def add(self, header: RunHeader, results: list[Result]) -> None:
         self.runs.append((header, results))
@@ -223,16 +232,16 @@ class Batch:
     def flush(self) -> None:
         """Store what waits, in one transaction; if that fails (a full disk), run by run, so
         every run that fits goes in before the error is raised."""
-        if not self.runs:
+        runs, self.runs, self.results = self.runs, [], 0
+        if not runs:
             return
         try:
-            self._stored(self.runs, store_runs(self.connection, self.runs))
+            self._stored(runs, store_runs(self.connection, runs))
         except HistoryWriteError:
-            if len(self.runs) == 1:
+            if len(runs) == 1:
                 raise
-            for run in self.runs:
+            for run in runs:
                 self._stored([run], store_runs(self.connection, [run]))
-        self.runs, self.headers, self.results = [], {}, 0
 
     def _stored(self, runs: list[tuple[RunHeader, list[Result]]], added: list[bool]) -> None:
         for (header, results), new in zip(runs, added, strict=True):
