@@ -12,10 +12,15 @@ from harness.ci.jobs import Request
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style everywhere, lists indented under their key (as engines' docs write them)."""
+    """Block style everywhere, lists indented under their key (as engines' docs write them),
+    and no anchors."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        """A step two jobs share is written out in both: no anchors for a reader to chase."""
+        return True
 
 
 def dump(document: Any, header: str) -> str:
