@@ -5,7 +5,8 @@ even when `out` is a mount point) and then renamed into place, so a failure whil
 leaves `out` as it was and no reader ever finds a half-written file. Only the
 entries the site owns are replaced: a manifest (`.matrix-site`) names them, so an entry an
 earlier publish wrote and this one does not is removed, while files others keep in `out`
-(a CNAME, a README) are left alone.
+(a CNAME, a README) are left alone. A page the previous site has byte for byte is hard-linked
+from it rather than written (`files`), so only changed pages are new files.
 
 The pages are `site` (Jinja2 templates/ and static/, with `fragments` for rows repeated
 thousands of times and `plot` for the pass-rate SVG); the exports are `exports`:
@@ -38,7 +39,7 @@ def publish(levels: LevelMatrix, matrix: Matrix, out: Path) -> Path:
         return [_relative(path, staging) for path in write_exports(levels, matrix, staging)]
 
     try:
-        Site(levels, matrix).write(staging, meanwhile=exports)
+        Site(levels, matrix).write(staging, meanwhile=exports, previous=out)
         _move_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -142,6 +142,7 @@ class Site:
     def __init__(self, levels: Levels, matrix: Matrix) -> None:
         self.levels = levels
         self.matrix = matrix
+        self._reuse: tuple[Path, Path] | None = None  # (new root, previous site) while writing
         self.classes = level_classes(levels)
         self.features = {fid: matrix.features[fid] for fid in levels.features}
         for fid in self.features:
@@ -170,13 +171,16 @@ class Site:
         root: Path,
         meanwhile: Callable[[], Sequence[str]] = tuple,
         workers: int | None = None,
+        previous: Path | None = None,
     ) -> Path:
         """Write every page and asset under `root` (which must exist); the index's path.
 
         `meanwhile` writes other files (the exports) and returns their names, relative to
         `root`, for the index to link. Cell pages are shared out to `workers` forked processes
         (by default one per CPU for a big matrix, none for a small one) while this process
-        writes everything else."""
+        writes everything else. A page `previous` (the site published before, on the same
+        file system) already has byte for byte is linked from there, not written."""
+        self._reuse = (root, previous) if previous is not None else None
         for asset in ASSETS:
             shutil.copyfile(STATIC / asset, root / asset)
         for fid in self.levels.features:
@@ -186,7 +190,7 @@ class Site:
         if workers is None:
             workers = available_cpus() if len(self.levels.cells) >= PARALLEL_FROM else 0
         cells = partial(self._write_cells, root)
-        with frozen_heap(), in_background(cells, workers), FileWriter() as files:
+        with frozen_heap(), in_background(cells, workers), FileWriter(reuse=self._reuse) as files:
             exports = list(meanwhile())
             self._pages(files, root, "combination", self._combination_pages())
             self._pages(files, root, "feature", self._feature_pages())
@@ -196,7 +200,7 @@ class Site:
 
     def _write_cells(self, root: Path, part: int, parts: int) -> None:
         """Cell pages of every `parts`-th combination from `part` (all of them for 0, 1)."""
-        with FileWriter() as files:
+        with FileWriter(reuse=self._reuse) as files:
             self._pages(files, root, "cell", self._cell_pages(self.columns[part::parts]))
 
     def _pages(

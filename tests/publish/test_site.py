@@ -4,6 +4,7 @@ runs recorded, links only to http(s), and replacing only the files the site owns
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from harness.cli.options import Settings
 from harness.cli.publish import publish as publish_command
 from harness.history.evidence import Evidence
-from harness.levels.compute import Week
+from harness.levels.compute import Week, compute_levels
 from harness.publish import MANIFEST, publish
 from harness.publish.files import FileWriter
 from harness.publish.fragments import Fragments
@@ -167,6 +168,33 @@ def test_publishing_again_replaces_only_what_the_site_owns(tmp_path: Path) -> No
     assert not (out / "old-export.txt").exists()
     assert not stale.exists(), "the cells directory is replaced whole"
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [MANIFEST]
+
+
+def test_publishing_again_keeps_the_files_of_pages_that_did_not_change(tmp_path: Path) -> None:
+    """An unchanged page is the previous file, linked (same inode: rsync sends nothing for
+    it); a page whose cell got new evidence is a new file with the new text."""
+    levels, matrix = levels_and_matrix(tmp_path)
+    out = tmp_path / "site"
+    publish(levels, matrix, out)
+    pages = {p: (p.stat().st_ino, p.read_bytes()) for p in out.rglob("*.html")}
+    changed = out / cell_path("live-snapshot", BROKEN)
+    untouched = out / cell_path("live-migration", GATED)
+    assert changed in pages and untouched in pages
+
+    add_run(tmp_path / "history.sqlite", "periodic-late", BROKEN, NOW, {"live-snapshot": "passed"})
+    later = NOW + timedelta(hours=1)  # later the same day: pages show the day, not the time
+    publish(compute_levels(matrix, tmp_path / "history.sqlite", now=later), matrix, out)
+    assert untouched.stat().st_ino == pages[untouched][0]
+    assert changed.stat().st_ino != pages[changed][0]
+    assert changed.read_bytes() != pages[changed][1]
+    kept = [p for p, (inode, _) in pages.items() if p.exists() and p.stat().st_ino == inode]
+    assert len(kept) > len(pages) // 2
+    fresh = tmp_path / "fresh"  # the same history published from nothing: the same site
+    publish(compute_levels(matrix, tmp_path / "history.sqlite", now=later), matrix, fresh)
+    files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    for name in files:
+        assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
 def test_a_failed_publish_leaves_the_previous_site_as_it_was(
