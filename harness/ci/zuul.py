@@ -18,6 +18,7 @@ from harness.ci import commands
 from harness.ci.jobs import Files, Request, RunJob
 from harness.ci.output import dump, generated_by
 from harness.devstack.settings import MULTINODE, DevstackSettings, Setting, devstack_settings
+from harness.errors import BadInput
 
 CONFIG = "zuul.d/matrix.yaml"
 PLAYBOOKS = "playbooks/matrix"
@@ -27,6 +28,12 @@ ARTIFACT_TYPE = "matrix_runs"
 
 def render(request: Request) -> Files:
     jobs = request.jobs()
+    embedded = [job.target or job.combination for job in jobs if job.embedded]
+    if embedded:
+        raise BadInput(
+            f"{', '.join(embedded)}: embedded-lab targets are no devstack to deploy; a Zuul job "
+            "deploys its combination itself (give a lab of real targets, or no --lab)"
+        )
     header = generated_by("zuul", request)
     config: list[dict[str, Any]] = [{"job": _job(request, job)} for job in jobs]
     config.append({"job": _publish_job(jobs)})

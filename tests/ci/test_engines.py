@@ -225,6 +225,13 @@ def test_an_unknown_engine_is_a_usage_error(run) -> None:  # type: ignore[no-unt
     assert "'jenkins' is not one of 'zuul', 'github', 'gitlab'" in result.err
 
 
+def test_zuul_refuses_embedded_lab_targets(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(REPO)
+    result = run("ci", "zuul", "--lab", EMBEDDED_LAB)
+    assert result.code == 2
+    assert "embedded-lab targets are no devstack to deploy" in result.err
+
+
 def test_a_lab_file_outside_the_repository_is_refused(run, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     lab = tmp_path / "lab.yaml"
     lab.write_text((REPO / EXAMPLE_LAB).read_text())
