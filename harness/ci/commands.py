@@ -34,15 +34,21 @@ def run(request: Request, select: str) -> str:
 
 
 def publish(artifacts: str, site: str = SITE) -> list[str]:
-    """The publish job's steps: keep the history as it was, ingest every job's records (again
-    is harmless: ingest is idempotent), write the site, and diff the levels."""
+    """The publish job's steps, for one shell: keep the history as it was, ingest every job's
+    records (again is harmless: ingest is idempotent), write the site, and diff the levels.
+    An artifact ingest rejects does not keep the others off the site: the site and the diff
+    are still written, and the last step (`FINISH`) then fails the job with ingest's status."""
     return [
         f"if [ -f {HISTORY} ]; then cp {HISTORY} {BEFORE}; fi",
-        shlex.join(["matrix", "ingest", artifacts]),
+        shlex.join(["matrix", "ingest", artifacts]) + " || ingest_status=$?",
         shlex.join(["matrix", "publish", "--out", site]),
         f"if [ -f {BEFORE} ]; then matrix diff {BEFORE} {HISTORY} > {DIFF}; "
         f"else echo 'First publish: no earlier history to diff.' > {DIFF}; fi",
     ]
+
+
+FINISH = 'exit "${ingest_status:-0}"'
+"""The publish job's last step: ingest's status (2 when it rejected an artifact)."""
 
 
 def install(spec: str = ".") -> str:

@@ -1,7 +1,8 @@
 """GitHub Actions: a `run` job whose `strategy.matrix` has one entry per run job, each
 uploading its run records as an artifact, and `publish`, which needs them all, downloads every
-artifact, ingests it into the history it keeps in the Actions cache, writes the site to GitHub
-Pages and puts `matrix diff` in the run's summary.
+artifact, ingests it into the history it keeps in the Actions cache, uploads the site as the
+Pages artifact and puts `matrix diff` in the run's summary; `deploy` (scheduled and manual runs
+only, in the github-pages environment, whose rules allow the default branch) publishes it.
 
 Provenance comes from GitHub's own variables (GITHUB_EVENT_NAME, GITHUB_RUN_ID); MATRIX_VOTING
 says whether the run jobs vote, which GitHub does not tell a job (`continue-on-error`).
@@ -19,6 +20,7 @@ PATH = ".github/workflows/matrix.yml"
 ARTIFACTS = "artifacts"
 CHECKOUT = "actions/checkout@v4"
 SETUP_PYTHON = "actions/setup-python@v5"
+DEPLOY_PAGES = "actions/deploy-pages@v4"
 
 
 def render(request: Request) -> Files:
@@ -79,7 +81,6 @@ def render(request: Request) -> Files:
                 "needs": ["run"],
                 "if": "always()",
                 "runs-on": "ubuntu-latest",
-                "permissions": {"contents": "read", "pages": "write", "id-token": "write"},
                 "steps": [
                     *setup,
                     {
@@ -98,11 +99,17 @@ def render(request: Request) -> Files:
                     },
                     {
                         "name": "Ingest, publish and diff",
-                        "run": "\n".join(commands.publish(ARTIFACTS)),
+                        "run": "\n".join(
+                            [
+                                *commands.publish(ARTIFACTS),
+                                f'cat {commands.DIFF} >> "$GITHUB_STEP_SUMMARY"',
+                                commands.FINISH,
+                            ]
+                        ),
                     },
-                    {"name": "Summary", "run": f'cat {commands.DIFF} >> "$GITHUB_STEP_SUMMARY"'},
                     {
                         "name": "Keep the history",
+                        "if": "always()",  # what was ingested, also when an artifact was not
                         "uses": "actions/cache/save@v4",
                         "with": {
                             "path": commands.HISTORY,
@@ -111,16 +118,22 @@ def render(request: Request) -> Files:
                     },
                     {
                         "name": "Upload the site",
+                        "if": "always()",
                         "uses": "actions/upload-pages-artifact@v3",
                         "with": {"path": commands.SITE},
                     },
-                    {
-                        "name": "Deploy the site",
-                        "if": "github.event_name == 'schedule' || "
-                        "github.event_name == 'workflow_dispatch'",
-                        "uses": "actions/deploy-pages@v4",
-                    },
                 ],
+            },
+            "deploy": {
+                "needs": ["publish"],
+                "if": "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'",
+                "runs-on": "ubuntu-latest",
+                "permissions": {"pages": "write", "id-token": "write"},
+                "environment": {
+                    "name": "github-pages",
+                    "url": "${{ steps.deploy.outputs.page_url }}",
+                },
+                "steps": [{"name": "Deploy the site", "id": "deploy", "uses": DEPLOY_PAGES}],
             },
         },
     }

@@ -47,10 +47,11 @@ def render(request: Request) -> Files:
             "extends": ".matrix-harness",
             "needs": [{"job": "matrix", "artifacts": True}],
             "when": "always",
-            "cache": {"key": "matrix-history", "paths": [commands.HISTORY]},
+            "cache": {"key": "matrix-history", "paths": [commands.HISTORY], "when": "always"},
             "script": [
                 *commands.publish(commands.RUNS, site="public"),
                 f"cat {commands.DIFF}",
+                commands.FINISH,
             ],
             "artifacts": {
                 "when": "always",

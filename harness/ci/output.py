@@ -18,9 +18,17 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        """A script of several lines as a literal block, as one would write it by hand."""
+        style = "|" if "\n" in data else None
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
     def ignore_aliases(self, data: Any) -> bool:
         """A step two jobs share is written out in both: no anchors for a reader to chase."""
         return True
+
+
+_Dumper.add_representer(str, _Dumper.represent_str)
 
 
 def dump(document: Any, header: str) -> str:

@@ -242,7 +242,7 @@ def _post_playbook() -> list[dict[str, Any]]:
 
 
 def _publish_playbook() -> list[dict[str, Any]]:
-    steps = " && ".join(commands.publish("artifacts"))
+    steps = "\n".join(["set -e", *commands.publish("artifacts"), commands.FINISH])
     return [
         {
             "hosts": "all",
@@ -274,6 +274,8 @@ def _publish_playbook() -> list[dict[str, Any]]:
                     "name": "Ingest, publish and diff",
                     "ansible.builtin.shell": {"cmd": steps, "chdir": SOURCE},
                     "environment": {"PATH": f"{VENV}/bin:{{{{ ansible_env.PATH }}}}"},
+                    "register": "matrix_publish",
+                    "failed_when": False,  # the site and the diff are kept first; see the end
                 },
                 {
                     "name": "Pack the site, the history and the diff",
@@ -300,6 +302,11 @@ def _publish_playbook() -> list[dict[str, Any]]:
                             }
                         }
                     },
+                },
+                {
+                    "name": "Fail if ingest rejected an artifact (or publishing failed)",
+                    "ansible.builtin.fail": {"msg": "{{ matrix_publish.stderr_lines[-20:] }}"},
+                    "when": "matrix_publish.rc != 0",
                 },
             ],
         }

@@ -9,16 +9,21 @@ Each is shown to reject a file with one wrong key, so a pass means something.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from harness.ci import commands
 from harness.declarations.applicability import verdicts
 from harness.declarations.loading import load_matrix
 from tests.ci.conftest import TOOLS, Tools, node
 from tests.conftest import REPO, SHIPPED
+from tests.history.test_ingest import make_run
 
 EMBEDDED_LAB = "matrix/labs/embedded.yaml"
 EXAMPLE_LAB = "matrix/labs/example-devstack.yaml"
@@ -150,11 +155,13 @@ def test_github_workflow_parses_with_githubs_own_parser(tools: Tools, generate, 
     workflow = generate("github", "--lab", lab) / ".github" / "workflows" / "matrix.yml"
     parsed = node("validate-workflow.mjs", str(workflow))
     assert parsed.returncode == 0, parsed.stderr
-    assert '"jobs":["run","publish"]' in parsed.stdout
+    assert '"jobs":["run","publish","deploy"]' in parsed.stdout
     document = yaml.safe_load(workflow.read_text())
     include = document["jobs"]["run"]["strategy"]["matrix"]["include"]
     assert [entry["select"] for entry in include] == _lab_targets(lab)
     assert document["jobs"]["publish"]["needs"] == ["run"]
+    assert document["jobs"]["deploy"]["needs"] == ["publish"]
+    assert document["jobs"]["deploy"]["environment"]["name"] == "github-pages"
 
 
 def test_githubs_parser_rejects_a_wrong_key(tools: Tools, generate) -> None:  # type: ignore[no-untyped-def]
@@ -193,6 +200,36 @@ def test_gitlabs_schema_rejects_a_wrong_key(tools: Tools, generate, tmp_path: Pa
     _plant_wrong_key(repository / ".gitlab-ci.yml", "  stage: publish", "  stages: publish")
     listed = _gitlab_list(tools, repository)
     assert listed.returncode != 0
+
+
+# --- all engines ------------------------------------------------------------------------------
+
+
+def test_the_publish_steps_write_the_site_despite_a_rejected_artifact_then_fail(
+    tmp_path: Path,
+) -> None:
+    """The publish job's script, run by bash with the real `matrix`: one good run and one
+    malformed artifact; the good run reaches the history, the site and the diff are written,
+    and the script's status is ingest's (2)."""
+    runs = tmp_path / "results" / "runs"
+    make_run(runs, "run-good", ["passed"])
+    (runs / "run-bad").mkdir()
+    (runs / "run-bad" / "run.json").write_text("{not json")
+    script = "\n".join([*commands.publish(commands.RUNS), commands.FINISH])
+    env = {
+        **os.environ,
+        "MATRIX_DIR": str(SHIPPED),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "rejected" in done.stderr and "run-bad" in done.stderr
+    assert (tmp_path / commands.SITE / "index.html").is_file()
+    assert "First publish" in (tmp_path / commands.DIFF).read_text()
+    with sqlite3.connect(tmp_path / commands.HISTORY) as history:
+        assert history.execute("SELECT run_id FROM runs").fetchall() == [("run-good",)]
 
 
 # --- all engines ------------------------------------------------------------------------------
