@@ -64,15 +64,17 @@ def ci(
 
     settings: Settings = ctx.obj
     root = Path.cwd()
+    lab, lab_path, embedded = None, None, False
     if lab_file is None:
-        request = Request(
-            settings.declarations(), None, None, False, features, voting, runs_on, zuul_web
-        )
+        matrix = settings.declarations()
     else:
         matrix, lab = settings.lab(lab_file)
+        lab_path = repository_path(lab_file, root)
         embedded = lab_file.resolve() == settings.embedded_lab_file.resolve()
-        path = repository_path(lab_file, root)
-        request = Request(matrix, lab, path, embedded, features, voting, runs_on, zuul_web)
+    request = Request(
+        matrix, lab, lab_path, embedded,
+        features=features, voting=voting, runs_on=runs_on, zuul_web=zuul_web,
+    )  # fmt: skip
     files = renderer(engine)(request)
     if out is None:
         for path, text in files.items():

@@ -212,10 +212,9 @@ def _run(
     apart: frozenset[str] = frozenset(),
 ) -> int:
     matrix, lab = settings.lab(lab_file)
+    named = _targets(matrix, lab, combinations, target_names)
     targets = [
-        t
-        for t in select_targets(matrix, lab, combinations, axis_filter(axes))
-        if t in _targets(matrix, lab, combinations, target_names)
+        t for t in select_targets(matrix, lab, combinations, axis_filter(axes)) if t in named
     ]
     if not targets:
         raise click.UsageError(f"no target of {display_path(lab_file)} matches the filters")
