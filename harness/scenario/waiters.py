@@ -4,7 +4,8 @@ Polls start short (0.1 s, so fast clouds are not slowed down) and back off to a 
 slow operations cost few requests. Each wait has a per-target timeout by kind, one of the fields
 of `Timeouts` (`TimeoutKind`); an unknown kind is an error, not a silent fallback to the
 default. On timeout or on an unexpected ERROR the failure says what the server was doing:
-status, task state, fault, and the request id of the last call.
+status, task state, fault, and the request id of the last call; on ERROR also which action
+failed where (`why_error`), since a CI log is often all anyone gets to read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ T = TypeVar("T")
 FIRST_INTERVAL = 0.1
 MAX_INTERVAL = 2.0
 BACKOFF = 1.5
+FAULT_GRACE = 2.0
+"""Nova saves a server's ERROR state before its fault: how long a failure waits for the fault."""
 
 TimeoutKind = Literal["default", "boot", "migration", "snapshot", "volume"]
 """What a wait's timeout is read from: a field of the target's `Timeouts`."""
@@ -77,6 +80,35 @@ def describe_server(server: Any) -> str:
     )
 
 
+def _last_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _step(event: Any) -> str:
+    host = getattr(event, "host", None)
+    traceback = _last_line(getattr(event, "traceback", None))
+    return f"{event.event}{f' on {host}' if host else ''}{f': {traceback}' if traceback else ''}"
+
+
+def failed_events(conn: Any, server_id: str) -> str:
+    """The failed events of the server's latest action, with the last line of each traceback
+    (which Nova shows an admin): the action that put it in ERROR, its step and host. Best
+    effort: a cloud that refuses the instance-actions API leaves the failure as it was."""
+    try:
+        latest = next(iter(conn.compute.server_actions(server_id)), None)
+        if latest is None:
+            return ""
+        action = conn.compute.get_server_action(latest.request_id, server_id)
+        failed = [e for e in action.events or [] if str(e.result).lower() == "error"]
+    except Exception:  # diagnostics must never hide the failure they explain
+        return ""
+    where = f"action {action.action} ({action.request_id})"
+    if not failed:
+        return f"; last {where}"
+    return f"; {where} failed: " + "; ".join(_step(e) for e in failed)
+
+
 class Waiter:
     """Waits against one cloud, with one target's timeouts."""
 
@@ -121,9 +153,7 @@ class Waiter:
             if server.status == status and server.task_state is None:
                 return server
             if server.status == "ERROR" and status != "ERROR" and not allow_error:
-                raise WaitFailed(
-                    f"{describe_server(server)} while waiting for {status}{self._context()}"
-                )
+                raise WaitFailed(self.why_error(server, f"while waiting for {status}"))
             return None
 
         def describe() -> str:
@@ -131,6 +161,16 @@ class Waiter:
             return f"{state}, waiting for {status} with no task state{self._context()}"
 
         return self.poll.until(probe, self.timeout(kind), describe)
+
+    def why_error(self, server: Any, doing: str) -> str:
+        """Why a server is in ERROR, as far as Nova says: its fault (waited for briefly, as Nova
+        records it just after the state) and its latest action's failed events."""
+        context = self._context()  # the request that saw ERROR, before more are made
+        deadline = self.poll.clock() + FAULT_GRACE
+        while not getattr(server, "fault", None) and self.poll.clock() < deadline:
+            self.poll.sleep(self.poll.first * 3)
+            server = self.conn.compute.get_server(server.id)
+        return f"{describe_server(server)} {doing}{context}{failed_events(self.conn, server.id)}"
 
     def console(self, server_id: str, text: str, *, kind: TimeoutKind = "boot") -> str:
         """The server's console output once it holds `text` (something the guest prints):

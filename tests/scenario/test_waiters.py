@@ -41,6 +41,13 @@ class FakeCompute:
         self.states = states
         self.calls = 0
         self.requests = requests
+        self.actions: list[Any] = []  # newest first, as Nova lists them
+
+    def server_actions(self, server_id: str) -> list[Any]:
+        return self.actions
+
+    def get_server_action(self, request_id: str, server_id: str) -> Any:
+        return next(a for a in self.actions if a.request_id == request_id)
 
     def get_server(self, server_id: str) -> Any:
         self.requests.last_request_id = f"req-{self.calls}"
@@ -89,6 +96,67 @@ def test_error_fails_at_once_with_fault_and_request_id() -> None:
         "while waiting for ACTIVE (last request id req-1)"
     )
     assert clock.now < 1.0
+
+
+def test_error_waits_briefly_for_the_fault_nova_saves_after_the_state() -> None:
+    wait, _, compute = waiter(
+        [server("BUILD", "spawning"), server("ERROR"), server("ERROR", None, "disk full")]
+    )
+    with pytest.raises(WaitFailed) as caught:
+        wait.server("s1")
+    assert "fault 'disk full' while waiting for ACTIVE (last request id req-1)" in str(caught.value)
+    assert compute.calls == 3
+
+
+def test_error_without_a_fault_gives_up_on_it_soon() -> None:
+    wait, clock, _ = waiter([server("ERROR")])
+    with pytest.raises(WaitFailed) as caught:
+        wait.server("s1")
+    assert str(caught.value).startswith("server s1 status ERROR, task state None while waiting")
+    assert 2.0 <= clock.now < 3.0
+
+
+def action_event(
+    name: str, result: str, host: str | None = None, traceback: str | None = None
+) -> Any:
+    return SimpleNamespace(event=name, result=result, host=host, traceback=traceback)
+
+
+def test_error_names_the_failed_step_of_the_latest_action_and_its_traceback() -> None:
+    wait, _, compute = waiter([server("ERROR", None, "oops")])
+    trace = 'Traceback (most recent call last):\n  File "x"\nnova.exception.Gone: port gone\n'
+    compute.actions = [
+        SimpleNamespace(
+            action="live-migration",
+            request_id="req-lm",
+            events=[
+                action_event("conductor_live_migrate_instance", "Success"),
+                action_event("compute_post_live_migration_at_destination", "Error", "host2", trace),
+            ],
+        ),
+        SimpleNamespace(action="create", request_id="req-boot", events=[]),
+    ]
+    with pytest.raises(WaitFailed) as caught:
+        wait.server("s1")
+    assert str(caught.value).endswith(
+        "(last request id req-0); action live-migration (req-lm) failed: "
+        "compute_post_live_migration_at_destination on host2: nova.exception.Gone: port gone"
+    )
+
+
+def test_a_cloud_refusing_instance_actions_leaves_the_failure_as_it_was() -> None:
+    wait, _, compute = waiter([server("ERROR", None, "oops")])
+
+    def refuse(server_id: str) -> list[Any]:
+        raise PermissionError("403: policy does not allow os_compute_api:os-instance-actions")
+
+    compute.server_actions = refuse  # type: ignore[method-assign]
+    with pytest.raises(WaitFailed) as caught:
+        wait.server("s1")
+    assert str(caught.value) == (
+        "server s1 status ERROR, task state None, fault 'oops' while waiting for ACTIVE "
+        "(last request id req-0)"
+    )
 
 
 def test_timeout_says_what_the_server_was_doing() -> None:
