@@ -10,6 +10,12 @@ an uplink: a veth pair whose outer end is a port of this bridge and whose inner 
 of a bridge inside the namespace (`INNER_BRIDGE`), which holds the host's address and which
 its guests' taps join. Both ends go when the namespace does; `destroy` checks they did.
 
+Every bridge gets a MAC address of its own (`stable_mac`). A Linux bridge left to choose takes
+the lowest of its ports' and changes it whenever a port comes or goes: a guest's tap joining
+or leaving a host's bridge would move the host's address to another MAC, and the other host,
+still sending to the old one, lost its migration connection for the half minute its ARP entry
+took to go stale (a live migration that libvirt then gave up on).
+
 State lives in `state_dir` (bridge.json, dnsmasq's pid, lease and log files), so `matrix lab
 down` in another process can `LabBridge.load(state_dir).destroy()`. dnsmasq is signalled only
 while its /proc cmdline is the one recorded when it was started.
@@ -49,6 +55,12 @@ _LINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")  # IFNAMSIZ is 16 
 
 class BridgeError(Failure):
     """The lab bridge or its dnsmasq could not be created, used or removed."""
+
+
+def stable_mac(address: ipaddress.IPv4Address) -> str:
+    """The MAC address of the bridge holding `address`: locally administered, unicast, and
+    different for every address (02:00 and the address's four bytes)."""
+    return "02:00:" + ":".join(f"{byte:02x}" for byte in address.packed)
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -178,18 +190,8 @@ class LabBridge:
         bridge = cls(name, network, state_dir)
         bridge._save()  # before creating anything: a failure below can be cleaned up
         try:
-            _ip(
-                "link",
-                "add",
-                "name",
-                name,
-                "type",
-                "bridge",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-            )
+            _ip("link", "add", "name", name, "address", stable_mac(bridge.address),
+                "type", "bridge", "stp_state", "0", "forward_delay", "0")  # fmt: skip
             _ip("addr", "add", f"{bridge.address}/{network.prefixlen}", "dev", name)
             _ip("link", "set", "dev", name, "up")
             bridge = bridge._start_dnsmasq()
@@ -257,8 +259,8 @@ class LabBridge:
         _ip("link", "set", "dev", uplink, "master", self.name, "up")
         inside = [NSENTER, f"--net={namespace}", IP]
         for args in (
-            ("link", "add", "name", INNER_BRIDGE, "type", "bridge", "stp_state", "0",
-             "forward_delay", "0"),
+            ("link", "add", "name", INNER_BRIDGE, "address", stable_mac(address),
+             "type", "bridge", "stp_state", "0", "forward_delay", "0"),
             ("link", "set", "dev", INNER_UPLINK, "master", INNER_BRIDGE, "up"),
             ("addr", "add", f"{address}/{self.subnet.prefixlen}", "dev", INNER_BRIDGE),
             ("link", "set", "dev", INNER_BRIDGE, "up"),

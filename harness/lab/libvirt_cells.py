@@ -217,6 +217,7 @@ def teardown(cell_dir: Path) -> list[str]:
             left.append(str(error))
             continue
         if link.is_symlink():  # the short directory goes with the host it held
+            keep_logs(root, cell_dir / "hosts" / link.name / "var" / "log" / "libvirt")
             shutil.rmtree(root, ignore_errors=True)
             link.unlink()
     shared = _short_dir(cell_dir) / "shared"
@@ -238,6 +239,24 @@ def teardown(cell_dir: Path) -> list[str]:
             shutil.rmtree(cell_dir / data, ignore_errors=True)
     (cell_dir / CONFIG_FILE).unlink(missing_ok=True)
     return left
+
+
+HOST_LOGS = ("libvirtd.log", "virtlogd.log", "log/qemu")
+"""What of a host's short directory outlives it: libvirtd's and virtlogd's logs and QEMU's
+per-domain logs, the first things to read when a migration or a guest failed."""
+
+
+def keep_logs(root: Path, into: Path) -> None:
+    """Copy a host's logs into the cell directory (where devstack keeps them, under the
+    host's var/log) before its short directory is removed."""
+    for name in HOST_LOGS:
+        source = root / name
+        with contextlib.suppress(OSError):
+            if source.is_dir():
+                shutil.copytree(source, into / source.name, dirs_exist_ok=True)
+            elif source.is_file():
+                into.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, into / source.name)
 
 
 def _remove_taps(noted: Path) -> list[str]:

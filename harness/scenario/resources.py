@@ -102,8 +102,21 @@ class Resources:
             return
         if volume.status != "available" and not volume.status.startswith("error"):
             # in-use, detaching, reserved...: its server is gone or going; let the detach settle
+            self._release_orphans(volume)
             self.wait.volume(volume_id, "available")
         self.conn.block_storage.delete_volume(volume_id, ignore_missing=True)
+
+    def _release_orphans(self, volume: Any) -> None:
+        """Delete the volume's attachments whose servers are gone, as an operator would: a live
+        migration that fails too late for Nova to roll back leaves the destination's
+        attachment behind, and the volume would stay in-use, never deletable. (Attachments of
+        servers that still exist are theirs to detach.)"""
+        for attachment in volume.attachments or []:
+            server_id, attachment_id = attachment.get("server_id"), attachment.get("attachment_id")
+            if not (server_id and attachment_id):
+                continue
+            if self.conn.compute.find_server(server_id, ignore_missing=True) is None:
+                self.conn.block_storage.delete_attachment(attachment_id)
 
     def port(self, network: Any = None) -> Any:
         port = self.conn.network.create_port(

@@ -156,6 +156,25 @@ def test_a_volume_created_over_http_attaches_and_shows_in_use(live_local: Connec
         assert detach(live_local, server, volume).attachments == []
 
 
+def test_an_attachment_left_behind_can_be_deleted_through_the_volume_api(
+    live_local: Connection,
+) -> None:
+    """What frees a volume from an attachment a failed live migration left (harness cleanup,
+    or an operator's `openstack volume attachment delete`)."""
+    with (
+        available_volume(live_local, "lab-test-orphan") as volume,
+        booted(live_local, "lab-test-orphan-server") as server,
+    ):
+        [attachment] = attach(live_local, server, volume).attachments
+        live_local.block_storage.delete_attachment(attachment["attachment_id"])
+        freed = wait_for(lambda: volume_status(live_local, volume.id, "available"), what="freed")
+        assert freed.attachments == []
+        with pytest.raises(exceptions.NotFoundException):
+            live_local.block_storage.delete_attachment(
+                attachment["attachment_id"], ignore_missing=False
+            )
+
+
 def test_shared_storage_refuses_block_migration(running_lab: LabState) -> None:
     conn = connect(running_lab, "embedded-live-shared")
     with booted(conn, "lab-test-shared") as server:

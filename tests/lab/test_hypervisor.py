@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.lab import hypervisor, shared_storage
-from harness.lab.bridge import INNER_BRIDGE, INNER_UPLINK, BridgeError, LabBridge
+from harness.lab.bridge import INNER_BRIDGE, INNER_UPLINK, BridgeError, LabBridge, stable_mac
 from harness.lab.hypervisor import HypervisorError, LibvirtHost
 
 pytestmark = pytest.mark.skipif(
@@ -256,6 +256,12 @@ def links() -> list[str]:
     return [link["ifname"] for link in json.loads(out.stdout)]
 
 
+def link_mac(name: str) -> str:
+    out = subprocess.run(["ip", "-j", "link", "show", "dev", name], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    return str(json.loads(out)[0]["address"])
+
+
 def dnsmasq_processes(state_dir: Path) -> list[str]:
     ps = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True, check=True)
     return [line for line in ps.stdout.splitlines() if "dnsmasq" in line and str(state_dir) in line]
@@ -274,8 +280,14 @@ def test_bridge_with_dnsmasq_takes_a_tap_and_is_removed_completely(tmp_path: Pat
         assert f"{bridge.address}/24" in addresses
         assert bridge.dnsmasq is not None and bridge.dnsmasq.running()
         assert len(dnsmasq_processes(state_dir)) == 1
+        mac = stable_mac(bridge.address)
+        assert link_mac(name) == mac
+        # a port with a lower MAC than the bridge's would have taken the bridge's place, and
+        # given it back when it left: the address would have moved under its peers' ARP caches
+        subprocess.run(["ip", "link", "set", tap, "address", "02:00:00:00:00:01"], check=True)
         bridge.enslave(tap)
         assert bridge.ports() == [tap]
+        assert link_mac(name) == mac
         assert bridge.leases() == []
         assert LabBridge.load(state_dir) == bridge
         with pytest.raises(Exception, match="exists already"):
@@ -311,6 +323,9 @@ def test_a_host_with_its_own_network_is_reached_by_an_uplink_that_goes_with_it(
 
         assert f"{bridge.address + 1}/24" in inside("-4", "addr", "show", "dev", INNER_BRIDGE)
         assert f"master {INNER_BRIDGE}" in inside("link", "show", "dev", INNER_UPLINK)
+        assert f"link/ether {stable_mac(bridge.address + 1)} " in inside(
+            "link", "show", "dev", INNER_BRIDGE
+        )
         assert "UP" in inside("link", "show", "dev", "lo")  # VNC and consoles listen there
         hypervisor.stop(host)  # the namespace goes, and both ends of the uplink with it
         deadline = time.monotonic() + 10.0  # the kernel frees a namespace asynchronously

@@ -78,6 +78,11 @@ def test_a_guest_live_migrates_between_two_libvirtds_and_lab_down_leaves_nothing
     assert down.returncode == 0, down.stderr
     assert live_processes_mentioning(str(cell_dir)) == []
     assert live_processes_mentioning(str(shared)) == []  # bindfs
+    for host in hosts:  # each host's libvirt logs outlive its short directory, for a post-mortem
+        logs = cell_dir / "hosts" / host / "var" / "log" / "libvirt"
+        assert (logs / "libvirtd.log").is_file()
+        assert (logs / "qemu" / f"{server.instance_name}.log").is_file()
+        assert not (cell_dir / "libvirt" / host).is_symlink()  # the short directory is gone
     assert shared_storage.fs_type(shared) is None
     assert str(shared) not in Path("/proc/self/mountinfo").read_text()
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout

@@ -85,6 +85,7 @@ class CinderFront:
         r.add("POST", v3 + r"/volumes/(?P<vid>[^/]+)/action", self.action)
         r.add("GET", v3 + r"/attachments(?P<detail>/detail)?", self.list_attachments)
         r.add("GET", v3 + r"/attachments/(?P<aid>[^/]+)", self.show_attachment)
+        r.add("DELETE", v3 + r"/attachments/(?P<aid>[^/]+)", self.delete_attachment)
         r.add("GET", v3 + r"/types", self.list_types)
         r.add("GET", v3 + r"/types/(?P<tid>[^/]+)", self.show_type)
         r.add("GET", v3 + r"/snapshots(?P<detail>/detail)?", self.list_snapshots)
@@ -418,6 +419,20 @@ class CinderFront:
             if a["id"] == aid:
                 return 200, {"attachment": a}, self._hdr(env)
         raise HttpError(404, f"Volume attachment {aid} could not be found.")
+
+    def delete_attachment(self, env, aid):
+        """Cinder's attachment delete (3.27): how an operator frees a volume from an attachment
+        its server left behind, such as the destination's after a live migration that failed
+        too late for Nova to roll back. The volume is available again once none is left."""
+        if cinder_microversion(env) < (3, 27):
+            raise HttpError(404, "The attachments API needs microversion 3.27 or later")
+        found = next(
+            (atts for atts in self.cinder.volume_to_attachment.values() if aid in atts), None
+        )
+        if found is None:
+            raise HttpError(404, f"Volume attachment {aid} could not be found.")
+        del found[aid]
+        return 200, {"attachments": []}, self._hdr(env)
 
     def _types(self):
         return [
