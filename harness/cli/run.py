@@ -184,11 +184,11 @@ def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: 
     settings: Settings = ctx.obj
     if lab_file is None:
         matrix, embedded = settings.lab(settings.embedded_lab_file)
-        real = frozenset(c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor)
+        slow = frozenset(c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor)
         chosen = _targets(matrix, embedded, request["combinations"], request["target_names"])
         wanted = tuple(t.target_name for t in chosen) if len(chosen) < len(embedded.targets) else ()
         with embedded_lab(settings, lab_dir, wanted) as embedded_file:
-            code = _run(settings, embedded_file, apart=real, **request)
+            code = _run(settings, embedded_file, first=slow, **request)
     else:
         code = _run(settings, lab_file, **request)
     ctx.exit(code)
@@ -209,7 +209,7 @@ def _run(
     voting: bool | None,
     job_url: str | None,
     scenarios: Path,
-    apart: frozenset[str] = frozenset(),
+    first: frozenset[str] = frozenset(),
 ) -> int:
     matrix, lab = settings.lab(lab_file)
     named = _targets(matrix, lab, combinations, target_names)
@@ -231,7 +231,7 @@ def _run(
         job_url,
         scenarios.resolve(),
         concurrency,
-        apart,
+        first,
     )
     out_console = console()
     events = ConsoleEvents(out_console)

@@ -54,10 +54,10 @@ class RunOptions:
     job_url: str | None = None
     scenarios: Path = Path("scenarios")  # in the checkout, like matrix/; not in the package
     concurrency: int | None = None  # scenarios at once per target (None: the target's own)
-    apart: frozenset[str] = frozenset()
-    """Targets that never run at the same time as one another: the embedded lab's cells with
-    real guests, whose QEMU processes share this machine's cores (two at once starve a live
-    migration's monitor into libvirt lock timeouts)."""
+    first: frozenset[str] = frozenset()
+    """Targets that start before the others: the ones that take longest (the embedded lab's
+    cells with real guests), so the short ones fill the workers around them instead of one
+    long target starting last and running alone."""
 
 
 @dataclass
@@ -109,21 +109,14 @@ def run_targets(
     stop = threading.Event()
     children: list[subprocess.Popen[str]] = []
     lock = threading.Lock()
-    alone = threading.Lock()  # held by whichever of the `apart` targets is running
 
     def one(run: TargetRun) -> TargetRun:
-        if run.target.target_name in options.apart:
-            with alone:
-                return _run_one(
-                    matrix, lab, run, options, events, redactor_for(run.target), stop,
-                    children, lock,
-                )  # fmt: skip
         return _run_one(
             matrix, lab, run, options, events, redactor_for(run.target), stop, children, lock
         )
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(one, run) for run in spread(runs, options.apart)]
+        futures = [pool.submit(one, run) for run in longest_first(runs, options.first)]
         try:
             for future in futures:
                 future.result()
@@ -139,12 +132,10 @@ def run_targets(
     return runs
 
 
-def spread(runs: list[TargetRun], apart: frozenset[str]) -> list[TargetRun]:
-    """The order to start runs in: the first `apart` target, then the others, then the rest of
-    the `apart` ones, so a worker waits for one of them only when nothing else is left."""
-    kept = [r for r in runs if r.target.target_name in apart]
-    others = [r for r in runs if r.target.target_name not in apart]
-    return kept[:1] + others + kept[1:]
+def longest_first(runs: list[TargetRun], first: frozenset[str]) -> list[TargetRun]:
+    """The order to start runs in: the `first` ones (the longest), then the rest, each in the
+    lab's order. Started last, a long target would run on alone after everything else."""
+    return sorted(runs, key=lambda run: run.target.target_name not in first)
 
 
 def _run_one(
