@@ -15,6 +15,7 @@ import yaml
 from yaml.composer import Composer
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from harness.declarations.problems import DeclarationError, Mark, Problem, display_path
 from harness.reading import read_bounded
@@ -65,18 +66,43 @@ class Document:
     source: SourceMap
 
 
-class _StrictComposer(yaml.SafeLoader):
-    """A SafeLoader whose composer reports anchors and aliases instead of sharing nodes."""
+_FastEvents: Any
+try:  # libyaml's scanner and parser, which PyYAML's wheels ship: ten times faster here
+    from yaml._yaml import CParser as _FastEvents
+except ImportError:  # a PyYAML built without libyaml: every file takes the Python parser
+    _FastEvents = None
 
-    def __init__(self, stream: str, file: str) -> None:
-        super().__init__(stream)
+
+class _StrictComposer(Composer, Resolver):
+    """PyYAML's composer over a parser's events, reporting anchors and aliases instead of
+    sharing nodes. Only the events may come from libyaml (`fast`): composing stays here, so
+    every node keeps its mark and every anchor is reported. A file libyaml refuses is parsed
+    again by PyYAML's own parser, whose messages (and limits) are the ones users see."""
+
+    def __init__(self, stream: str, file: str, *, fast: bool) -> None:
+        events = _FastEvents(stream) if fast and _FastEvents is not None else None
+        self._events: Any = events if events is not None else yaml.SafeLoader(stream)
+        Composer.__init__(self)
+        Resolver.__init__(self)
         self.file = file
         self.problems: list[Problem] = []
 
+    def check_event(self, *choices: Any) -> bool:
+        return bool(self._events.check_event(*choices))
+
+    def peek_event(self) -> Any:
+        return self._events.peek_event()
+
+    def get_event(self) -> Any:
+        return self._events.get_event()
+
+    def dispose(self) -> None:
+        self._events.dispose()
+
     def compose_node(self, parent: Node | None, index: object) -> Node | None:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()
         if isinstance(event, AliasEvent):
-            self.get_event()  # type: ignore[no-untyped-call]
+            self.get_event()
             self.problems.append(
                 Problem(
                     _mark(self.file, event.start_mark),
@@ -105,8 +131,18 @@ def _mark(file: str, mark: Any) -> Mark:
 def load_text(text: str, path: Path) -> Document:
     """Parse one YAML document; raise DeclarationError listing every problem found."""
     file = display_path(path)
+    if _FastEvents is not None:
+        fast = _StrictComposer(text, file, fast=True)
+        try:
+            root = fast.get_single_node()
+        except (yaml.YAMLError, RecursionError):
+            pass  # parsed again below, so that PyYAML's own parser words the problem
+        else:
+            return _document(path, root, fast.problems)
+        finally:
+            fast.dispose()
     try:
-        loader = _StrictComposer(text, file)
+        loader = _StrictComposer(text, file, fast=False)
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
@@ -126,8 +162,14 @@ def load_text(text: str, path: Path) -> Document:
         raise DeclarationError([Problem(Mark(file, 1, 1), reason)]) from None
     finally:
         loader.dispose()
+    return _document(path, root, loader.problems)
+
+
+def _document(path: Path, root: Node | None, problems: list[Problem]) -> Document:
+    """The composed file as data with where each part was written; raises what was found."""
+    file = display_path(path)
     source = SourceMap(file)
-    problems = list(loader.problems)
+    problems = list(problems)
     try:
         data = _build(root, (), source, problems) if root is not None else None
     except RecursionError:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.declarations.problems import DeclarationError
+from harness.declarations import yamlsource
 from harness.declarations.yamlsource import load_file, load_text
+from tests.conftest import REPO
 
 
 def problems(text: str) -> list[str]:
@@ -97,3 +99,33 @@ def test_unreadable_files_are_problems(tmp_path: Path) -> None:
     binary.write_bytes(b"a: \xff\xfe\n")
     with pytest.raises(DeclarationError, match="cannot read: 'utf-8' codec can't decode"):
         load_file(binary)
+
+
+def test_libyaml_events_give_what_pythons_parser_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shipped declaration and lab file, loaded over libyaml's events and over PyYAML's
+    own parser: the same data, and every value and key at the same place."""
+    assert yamlsource._FastEvents is not None, "PyYAML without libyaml: loading is 10x slower"
+    files = sorted(REPO.glob("matrix/**/*.yaml"))
+    assert len(files) > 5
+    fast = [load_file(path) for path in files]
+    monkeypatch.setattr(yamlsource, "_FastEvents", None)
+    for path, document in zip(files, fast, strict=True):
+        python = load_file(path)
+        assert document.data == python.data, path
+        assert document.source == python.source, path
+
+
+def test_a_file_libyaml_refuses_is_reported_in_pythons_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = "a: [1, 2\nb: 3\n"
+    fast = problems(broken)
+    monkeypatch.setattr(yamlsource, "_FastEvents", None)
+    assert fast == problems(broken) == ["f.yaml:2:2: expected ',' or ']', but got ':'"]
+
+
+def test_anchors_are_reported_over_libyaml_events_too() -> None:
+    assert problems("a: &x 1\nb: *x\n") == [
+        "f.yaml:1:4: anchor '&x' is not allowed: declarations are plain YAML",
+        "f.yaml:2:4: alias '*x' is not allowed: write the value out in full",
+    ]
