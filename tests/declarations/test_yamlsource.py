@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.declarations.problems import DeclarationError
 from harness.declarations import yamlsource
+from harness.declarations.problems import DeclarationError
 from harness.declarations.yamlsource import load_file, load_text
 from tests.conftest import REPO
 
