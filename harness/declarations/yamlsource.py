@@ -75,13 +75,12 @@ except ImportError:  # a PyYAML built without libyaml: every file takes the Pyth
 
 class _StrictComposer(Composer, Resolver):
     """PyYAML's composer over a parser's events, reporting anchors and aliases instead of
-    sharing nodes. Only the events may come from libyaml (`fast`): composing stays here, so
-    every node keeps its mark and every anchor is reported. A file libyaml refuses is parsed
-    again by PyYAML's own parser, whose messages (and limits) are the ones users see."""
+    sharing nodes. Only the events come from libyaml (`fast`, where it is there): composing
+    stays here, so every node keeps its mark and every anchor is reported. A file libyaml
+    refuses is parsed again by PyYAML's own parser, whose messages and limits users see."""
 
     def __init__(self, stream: str, file: str, *, fast: bool) -> None:
-        events = _FastEvents(stream) if fast and _FastEvents is not None else None
-        self._events: Any = events if events is not None else yaml.SafeLoader(stream)
+        self._events: Any = _FastEvents(stream) if fast else yaml.SafeLoader(stream)
         Composer.__init__(self)
         Resolver.__init__(self)
         self.file = file
@@ -138,7 +137,7 @@ def load_text(text: str, path: Path) -> Document:
         except (yaml.YAMLError, RecursionError):
             pass  # parsed again below, so that PyYAML's own parser words the problem
         else:
-            return _document(path, root, fast.problems)
+            return _document(path, file, root, fast.problems)
         finally:
             fast.dispose()
     try:
@@ -162,12 +161,11 @@ def load_text(text: str, path: Path) -> Document:
         raise DeclarationError([Problem(Mark(file, 1, 1), reason)]) from None
     finally:
         loader.dispose()
-    return _document(path, root, loader.problems)
+    return _document(path, file, root, loader.problems)
 
 
-def _document(path: Path, root: Node | None, problems: list[Problem]) -> Document:
+def _document(path: Path, file: str, root: Node | None, problems: list[Problem]) -> Document:
     """The composed file as data with where each part was written; raises what was found."""
-    file = display_path(path)
     source = SourceMap(file)
     problems = list(problems)
     try:

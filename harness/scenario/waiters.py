@@ -85,6 +85,12 @@ def _last_line(text: str | None) -> str:
     return lines[-1] if lines else ""
 
 
+def newest_action(conn: Any, server_id: str) -> Any:
+    """The server's newest instance action with its events (Nova lists newest first), or None."""
+    newest = next(iter(conn.compute.server_actions(server_id)), None)
+    return None if newest is None else conn.compute.get_server_action(newest.request_id, server_id)
+
+
 def _step(event: Any) -> str:
     host = getattr(event, "host", None)
     traceback = _last_line(getattr(event, "traceback", None))
@@ -96,10 +102,9 @@ def failed_events(conn: Any, server_id: str) -> str:
     (which Nova shows an admin): the action that put it in ERROR, its step and host. Best
     effort: a cloud that refuses the instance-actions API leaves the failure as it was."""
     try:
-        latest = next(iter(conn.compute.server_actions(server_id)), None)
-        if latest is None:
+        action = newest_action(conn, server_id)
+        if action is None:
             return ""
-        action = conn.compute.get_server_action(latest.request_id, server_id)
         failed = [e for e in action.events or [] if str(e.result).lower() == "error"]
     except Exception:  # diagnostics must never hide the failure they explain
         return ""
@@ -230,10 +235,9 @@ class Waiter:
         """
 
         def probe() -> Any:
-            newest = next(iter(self.conn.compute.server_actions(server_id)), None)
-            if newest is None:
+            action = newest_action(self.conn, server_id)
+            if action is None:
                 return None
-            action = self.conn.compute.get_server_action(newest.request_id, server_id)
             return action if all(e.finish_time for e in action.events or []) else None
 
         action = self.until(probe, f"the newest action of server {server_id} to finish", kind)
