@@ -17,20 +17,64 @@ from harness.errors import BadInput, Failure
 from harness.reading import read_start
 
 DEFAULT_DB = Path("results") / "history.sqlite"
-SCHEMA_VERSION = 3
-UPGRADES = {
-    1: "ALTER TABLE results ADD COLUMN proof TEXT",
-    2: "ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT 'scenario'",
+SCHEMA_VERSION = 4
+RESULT_KEY_BITS = 20
+"""A result's key in memory is its run's key shifted by this many bits, plus its place in the
+run (`result_key`): one integer, so a pass over a million results keeps no tuples."""
+MAX_RESULTS_PER_RUN = 1 << RESULT_KEY_BITS  # 1,048,576: a full Tempest run is about 2,000
+
+_V3_RUN_COLUMNS = (
+    "run_id, combination, embedded, target, lab, status, started_at, ended_at, kind, voting,"
+    " job_url, harness_version, scenarios_revision, preflight, forced, header, source"
+)
+_V3_TO_V4 = (
+    # Runs get an integer key and results and facts point at it: a text run id repeated in
+    # every result made SQLite keep two B-trees per result (the table and its key) and made
+    # ingest and every pass compare strings. Copied in start order, so keys follow time.
+    """CREATE TABLE runs_v4 (
+    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, combination TEXT NOT NULL,
+    embedded INTEGER NOT NULL, target TEXT NOT NULL, lab TEXT NOT NULL, status TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT, kind TEXT NOT NULL, voting INTEGER NOT NULL,
+    job_url TEXT, harness_version TEXT NOT NULL, scenarios_revision TEXT,
+    preflight TEXT NOT NULL, forced INTEGER NOT NULL, header TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'scenario')""",
+    f"INSERT INTO runs_v4 ({_V3_RUN_COLUMNS}) SELECT {_V3_RUN_COLUMNS} FROM runs"
+    " ORDER BY started_at, run_id",
+    """CREATE TABLE results_v4 (
+    run INTEGER NOT NULL REFERENCES runs_v4(id), seq INTEGER NOT NULL, feature TEXT NOT NULL,
+    scenario TEXT NOT NULL, outcome TEXT NOT NULL, skip_category TEXT,
+    duration_s REAL NOT NULL, message TEXT, microversion TEXT, api_requests INTEGER,
+    finished_at TEXT NOT NULL, proof TEXT, PRIMARY KEY (run, seq)) WITHOUT ROWID""",
+    "INSERT INTO results_v4 SELECT r.id, x.seq, x.feature, x.scenario, x.outcome,"
+    " x.skip_category, x.duration_s, x.message, x.microversion, x.api_requests, x.finished_at,"
+    " x.proof FROM results x JOIN runs_v4 r USING (run_id) ORDER BY r.id, x.seq",
+    """CREATE TABLE facts_v4 (
+    run INTEGER NOT NULL REFERENCES runs_v4(id), host TEXT NOT NULL, name TEXT NOT NULL,
+    value TEXT NOT NULL, PRIMARY KEY (run, host, name)) WITHOUT ROWID""",
+    "INSERT INTO facts_v4 SELECT r.id, f.host, f.name, f.value FROM facts f"
+    " JOIN runs_v4 r USING (run_id) ORDER BY r.id, f.host, f.name",
+    "DROP TABLE results",
+    "DROP TABLE facts",
+    "DROP TABLE runs",
+    "ALTER TABLE runs_v4 RENAME TO runs",  # renames the references in the other two as well
+    "ALTER TABLE results_v4 RENAME TO results",
+    "ALTER TABLE facts_v4 RENAME TO facts",
+)
+UPGRADES: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE results ADD COLUMN proof TEXT",),
+    2: ("ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT 'scenario'",),
+    3: _V3_TO_V4,
 }
-"""From each older schema version, what brings it to the next: additive only, so a history
-is upgraded in place by the next ingest and no record is lost or read again."""
+"""From each older schema version, what brings it to the next, so a history is upgraded in
+place by the next ingest and no record is lost or read again (every step keeps every row)."""
 SQLITE_MAGIC = b"SQLite format 3\x00"  # how every SQLite 3 database begins
 TABLES = {"meta", "runs", "results", "facts"}
 
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
     combination TEXT NOT NULL,
     embedded INTEGER NOT NULL,
     target TEXT NOT NULL,
@@ -48,8 +92,9 @@ CREATE TABLE IF NOT EXISTS runs (
     header TEXT NOT NULL,
     source TEXT NOT NULL DEFAULT 'scenario'
 );
+-- a run's results and facts are stored together under its key, one B-tree each
 CREATE TABLE IF NOT EXISTS results (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    run INTEGER NOT NULL REFERENCES runs(id),
     seq INTEGER NOT NULL,
     feature TEXT NOT NULL,
     scenario TEXT NOT NULL,
@@ -61,20 +106,25 @@ CREATE TABLE IF NOT EXISTS results (
     api_requests INTEGER,
     finished_at TEXT NOT NULL,
     proof TEXT,
-    PRIMARY KEY (run_id, seq)
-);
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS facts (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    run INTEGER NOT NULL REFERENCES runs(id),
     host TEXT NOT NULL,
     name TEXT NOT NULL,
     value TEXT NOT NULL,
-    PRIMARY KEY (run_id, host, name)
-);
+    PRIMARY KEY (run, host, name)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_by_combination ON runs (combination, started_at);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at, id);
 -- no index by feature: nothing reads results by feature, and it made ingest five times slower
-DROP INDEX IF EXISTS results_by_feature;
 """
+
+
+def result_key(run: int, seq: int) -> int:
+    """One integer for a result (see RESULT_KEY_BITS); SQL computes the same as
+    `(run << 20) | seq`."""
+    return (run << RESULT_KEY_BITS) | seq
 
 
 class HistoryVersionError(BadInput):
@@ -218,7 +268,8 @@ def _upgrade(connection: sqlite3.Connection) -> None:
     try:
         now = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
         for step in range(int(now), SCHEMA_VERSION):  # another writer may have done it first
-            connection.execute(UPGRADES[step])
+            for statement in UPGRADES[step]:
+                connection.execute(statement)
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
         connection.execute("COMMIT")
     except BaseException:

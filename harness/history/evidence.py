@@ -10,7 +10,7 @@ beside the harness's own evidence (the `tempest` criterion), never in its place.
 
 The history is read in one pass in run order (the runs index plus the results' primary key,
 so SQLite never sorts a million rows), within one read transaction. Each cell keeps running
-counts, the rowids of its newest results, weekly buckets and a pointer per run it has valid
+counts, the keys of its newest results, weekly buckets and a pointer per run it has valid
 results from; only the results cells keep are read whole and made Evidence, at the end. So
 memory grows with cells (and by a pointer per run), and a million results take seconds.
 """
@@ -18,6 +18,7 @@ memory grows with cells (and by a pointer per run), and a million results take s
 from __future__ import annotations
 
 import gc
+import json
 import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from harness.declarations.matrix import Matrix
-from harness.history.database import connect_read_only
+from harness.history.database import RESULT_KEY_BITS, connect_read_only, result_key
 from harness.run.records import FLAGGED, TEMPEST, utc
 
 WINDOW_RUNS_KEPT = 50
@@ -141,25 +142,27 @@ def paused_collector() -> Iterator[None]:
 
 
 STREAM_QUERY = (
-    "SELECT r.rowid, x.rowid, x.feature,"
+    f"SELECT r.id, (x.run << {RESULT_KEY_BITS}) | x.seq, x.feature,"
     " CASE x.outcome WHEN 'passed' THEN 0 WHEN 'skipped' THEN"
     f" (CASE x.skip_category WHEN '{FLAGGED}' THEN 2 ELSE 3 END) ELSE 1 END"
-    " FROM runs r CROSS JOIN results x ON x.run_id = r.run_id"
-    " ORDER BY r.started_at, r.run_id, r.rowid, x.seq"
+    " FROM runs r CROSS JOIN results x ON x.run = r.id"
+    " ORDER BY r.started_at, r.id, x.seq"
 )
-"""Every result in run order, as (run rowid, result rowid, feature, what it says: 0 passed,
-1 failed or error, 2 skipped as flagged, 3 skipped otherwise). CROSS JOIN
-keeps runs the outer loop (walking runs_by_start) and results the inner one (their primary
-key), and the rowid in ORDER BY tells SQLite each run is one key (run_id may be NULL as far as
-it knows), so the order needs no sort at all. The rest of a result is read only for the few
-each cell keeps (_DETAILS_QUERY): turning a million rows into Python objects is most of the
-cost of a pass."""
+"""Every result in run order, as (run key, result key, feature, what it says: 0 passed,
+1 failed or error, 2 skipped as flagged, 3 skipped otherwise). CROSS JOIN keeps runs the outer
+loop (walking runs_by_start) and results the inner one (their primary key, which keeps a
+run's results together), so the order needs no sort at all. The rest of a result is read only
+for the few each cell keeps (_DETAILS_QUERY): turning a million rows into Python objects is
+most of the cost of a pass."""
 
 _DETAILS_QUERY = (
-    "SELECT rowid, run_id, outcome, scenario, duration_s, message, microversion, proof"
-    " FROM results WHERE rowid IN ({})"
+    "SELECT x.run, x.seq, x.outcome, x.scenario, x.duration_s, x.message, x.microversion,"
+    " x.proof FROM json_each(?) wanted CROSS JOIN results x"
+    f" ON x.run = wanted.value >> {RESULT_KEY_BITS}"
+    f" AND x.seq = wanted.value & {(1 << RESULT_KEY_BITS) - 1}"
 )
-_DETAILS_BATCH = 500  # bound parameters per query, under SQLite's oldest limit of 999
+"""The results kept, by their keys given as one JSON array: one query, each result found by
+its primary key (a list of (run, seq) pairs in SQL would be scanned for instead)."""
 
 
 def _stream(
@@ -182,10 +185,10 @@ def _stream(
         )
         order: list[tuple[tuple[str, str], _Cell]] = []  # cells as first seen
         current = None  # the first row sets run, cells, ignored_why and in_window
-        for run_rowid, result, feature, says in connection.execute(STREAM_QUERY):
-            if run_rowid != current:  # (locals, not attributes or globals, in this hot loop)
-                current = run_rowid
-                run, cells = runs[run_rowid]
+        for run_key, result, feature, says in connection.execute(STREAM_QUERY):
+            if run_key != current:  # (locals, not attributes or globals, in this hot loop)
+                current = run_key
+                run, cells = runs[run_key]
                 ignored_why, in_window = run.ignored_why, run.in_window
             if cells is None:
                 continue
@@ -283,7 +286,7 @@ class _Run:
 class _Cell:
     """One cell's running summary while streaming; `observation()` gives the public form.
     Per result it keeps counts and, for the
-    newest few, the result's rowid; per run, only the run: what depends on runs alone (facts,
+    newest few, the result's key; per run, only the run: what depends on runs alone (facts,
     job URLs, labs, the window's runs) is worked out at the end from the list of runs."""
 
     __slots__ = (
@@ -296,7 +299,7 @@ class _Cell:
         self.passed = self.failed = self.flagged = self.ignored = 0
         self.window_passed = self.window_failed = 0
         self.ignored_why: set[str] = set()
-        self.last_pass: int | None = None  # results' rowids
+        self.last_pass: int | None = None  # results' keys
         self.last_failure: int | None = None
         self.recent: deque[int] = deque(maxlen=max(keep, 1))  # the latest too
         self.run: _Run | None = None
@@ -361,21 +364,17 @@ _Runs = dict[int, tuple[_Run, dict[str, _Cell] | None]]
 def _evidence(
     connection: sqlite3.Connection, runs: _Runs, cells: list[_Cell]
 ) -> dict[int, Evidence]:
-    """Evidence for every result some cell keeps, by the result's rowid."""
-    by_id = {run.run_id: run for run, _ in runs.values()}
+    """Evidence for every result some cell keeps, by the result's key."""
     wanted = sorted({result for cell in cells for result in cell.kept()})
     found = {}
-    for start in range(0, len(wanted), _DETAILS_BATCH):
-        batch = wanted[start : start + _DETAILS_BATCH]
-        query = _DETAILS_QUERY.format(",".join("?" * len(batch)))
-        for (
-            result, run_id, outcome, scenario, duration_s, message, microversion, proof,
-        ) in connection.execute(query, batch):  # fmt: skip
-            run = by_id[run_id]
-            found[result] = Evidence(
-                run_id, run.started_at, outcome, scenario, duration_s, message, microversion,
-                run.kind, run.voting, run.lab, run.target, run.job_url, run.versions_text, proof,
-            )  # fmt: skip
+    for (
+        run_key, seq, outcome, scenario, duration_s, message, microversion, proof,
+    ) in connection.execute(_DETAILS_QUERY, (json.dumps(wanted),)):  # fmt: skip
+        run = runs[run_key][0]
+        found[result_key(run_key, seq)] = Evidence(
+            run.run_id, run.started_at, outcome, scenario, duration_s, message, microversion,
+            run.kind, run.voting, run.lab, run.target, run.job_url, run.versions_text, proof,
+        )  # fmt: skip
     return found
 
 
@@ -433,30 +432,30 @@ def _runs(
     window_start: str,
     until: str | None,
 ) -> _Runs:
-    """Every run by rowid, with its verdict and facts, and the cells of its combination (None
+    """Every run by its key, with its verdict and facts, and the cells of its combination (None
     when the combination was not asked for; a run does not point at its cells, so that cells
     and runs are freed without waiting for the garbage collector): the scenario cells or, for
     a Tempest run, the Tempest ones."""
-    facts: dict[str, dict[str, str]] = {}
+    facts: dict[int, dict[str, str]] = {}
     current, of_run = None, {}
-    for run_id, name, value in connection.execute(
-        "SELECT run_id, name, value FROM facts ORDER BY run_id, host"
+    for key, name, value in connection.execute(
+        "SELECT run, name, value FROM facts ORDER BY run, host"
     ):
-        if run_id != current:
-            current, of_run = run_id, facts.setdefault(run_id, {})
+        if key != current:
+            current, of_run = key, facts.setdefault(key, {})
         of_run.setdefault(name, value)  # the first host's value
     shared: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
     keys: dict[tuple[tuple[str, str], ...], int] = {}
     weeks: dict[str, str | None] = {}
     runs = {}
     for (
-        rowid, run_id, combination, embedded, status, started_at, preflight, forced,
+        key, run_id, combination, embedded, status, started_at, preflight, forced,
         kind, voting, lab, target, job_url, source,
     ) in connection.execute(
-        "SELECT rowid, run_id, combination, embedded, status, started_at, preflight, forced,"
+        "SELECT id, run_id, combination, embedded, status, started_at, preflight, forced,"
         " kind, voting, lab, target, job_url, source FROM runs"
     ):  # fmt: skip
-        versions = tuple(sorted(facts.get(run_id, {}).items()))
+        versions = tuple(sorted(facts.get(key, {}).items()))
         started_at = utc(started_at)
         day = started_at[:10]
         if day not in weeks:
@@ -479,7 +478,7 @@ def _runs(
         )
         later = until is not None and started_at > until  # not yet run at that moment
         cells = cells_by_source[source == TEMPEST].get(combination)
-        runs[rowid] = (run, None if later else cells)
+        runs[key] = (run, None if later else cells)
     return runs
 
 

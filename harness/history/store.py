@@ -11,9 +11,10 @@ Ingest is idempotent by run id and all-or-nothing per run: a record is validated
 before anything is written, then runs go in a batch at a time (`Batch`: one transaction for
 hundreds of runs, since a commit waits for the disk), so a malformed or interrupted ingest
 leaves no trace of a run half stored; a batch that cannot be written (a full disk) is retried
-run by run, so what fits stays. Several processes may ingest at once: WAL
-mode lets readers go on, writers wait their turn (busy timeout), and the run id's primary
-key decides who wins when two ingest the same run.
+run by run, so what fits stays. Records are read and validated in worker processes when
+there are many (`rundirs`). Several processes may ingest at once: WAL mode lets readers go
+on, writers wait their turn (busy timeout), and the run id's unique key decides who wins
+when two ingest the same run.
 """
 
 from __future__ import annotations
@@ -24,31 +25,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pydantic import ValidationError
-
-from harness.errors import BadInput
 from harness.history import archives
 from harness.history.database import HistoryWriteError, connect
-from harness.run.records import (
-    RESULTS_FILE,
-    RUN_FILE,
-    Result,
-    RunHeader,
-    read_header,
-    read_results,
-    utc,
-)
-
-RUN_COLUMNS = (
-    "run_id", "combination", "embedded", "target", "lab", "status", "started_at", "ended_at",
-    "kind", "voting", "job_url", "harness_version", "scenarios_revision", "preflight", "forced",
-    "header", "source",
-)  # fmt: skip
-RESULT_COLUMNS = (
-    "run_id", "seq", "feature", "scenario", "outcome", "skip_category", "duration_s", "message",
-    "microversion", "api_requests", "finished_at", "proof",
-)  # fmt: skip
-FACT_COLUMNS = ("run_id", "host", "name", "value")
+from harness.history.rows import FACT_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, StoredRun, rows_of
+from harness.history.rundirs import Known, Rejected, RunReader, reason
+from harness.run.records import RESULTS_FILE, RUN_FILE, Result, RunHeader
 
 
 def _insert(table: str, columns: tuple[str, ...], suffix: str = "") -> str:
@@ -58,12 +39,8 @@ def _insert(table: str, columns: tuple[str, ...], suffix: str = "") -> str:
 
 
 INSERT_RUN = _insert("runs", RUN_COLUMNS, " ON CONFLICT DO NOTHING")
-INSERT_RESULT = _insert("results", RESULT_COLUMNS)
-INSERT_FACT = _insert("facts", FACT_COLUMNS)
-
-
-class MalformedRecord(BadInput):
-    """A run directory that is not a valid run record; the message says where and why."""
+INSERT_RESULT = _insert("results", ("run", *RESULT_COLUMNS))
+INSERT_FACT = _insert("facts", ("run", *FACT_COLUMNS))
 
 
 @dataclass
@@ -77,48 +54,10 @@ class IngestReport:
         self.rejected.append(one_line(message))
 
 
-def load_header(run_dir: Path) -> RunHeader:
-    """Read and validate a run's header, or say precisely what is wrong with it."""
-    if not (run_dir / RUN_FILE).exists():
-        raise MalformedRecord(f"{run_dir}: no {RUN_FILE}")
-    try:
-        return read_header(run_dir)
-    except OSError as error:  # not a regular file, over its bound, unreadable
-        raise MalformedRecord(f"{run_dir / RUN_FILE}: cannot read: {_reason(error)}") from None
-    except (ValidationError, ValueError) as error:
-        raise MalformedRecord(f"{run_dir / RUN_FILE}: {_first_error(error)}") from None
-
-
-def load_results(run_dir: Path) -> list[Result]:
-    """Every result of a run, validated; a bad line is named by its number."""
-    results: list[Result] = []
-    try:
-        for result in read_results(run_dir):  # one by one: the error can name its line
-            results.append(result)
-    except OSError as error:
-        raise MalformedRecord(f"{run_dir / RESULTS_FILE}: cannot read: {_reason(error)}") from None
-    except (ValidationError, ValueError) as error:
-        where = f"{run_dir / RESULTS_FILE}:{len(results) + 1}"
-        raise MalformedRecord(f"{where}: {_first_error(error)}") from None
-    return results
-
-
-def _reason(error: OSError) -> str:
-    return error.strerror or str(error)
-
-
 def stored_header(connection: sqlite3.Connection, run_id: str) -> str | None:
     """The header the history holds for a run id, as it was ingested (None: not there)."""
     row = connection.execute("SELECT header FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     return str(row[0]) if row else None
-
-
-def _first_error(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"])
-        return f"{location}: {first['msg']}" if location else first["msg"]
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def one_line(text: str) -> str:
@@ -134,21 +73,19 @@ batch of runs at a time (and holds at most this many results in memory meanwhile
 BATCH_RUNS = 500
 
 
-def store_runs(
-    connection: sqlite3.Connection, runs: Sequence[tuple[RunHeader, Sequence[Result]]]
-) -> list[bool]:
-    """Store validated runs in one transaction: all of them or, on an error, none. For each, in
-    order, whether it was added (False: its run id was in the history already)."""
+def store_runs(connection: sqlite3.Connection, runs: Sequence[StoredRun]) -> list[bool]:
+    """Store runs in one transaction: all of them or, on an error, none. For each, in order,
+    whether it was added (False: its run id was in the history already)."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        added = [_insert_run(connection, header, results) for header, results in runs]
+        added = [_insert_run(connection, run) for run in runs]
         connection.execute("COMMIT")
         return added
     except BaseException as error:
         if connection.in_transaction:  # SQLite has already rolled back after a full disk
             connection.execute("ROLLBACK")
         if isinstance(error, sqlite3.OperationalError):
-            which = f"run {runs[0][0].run_id}" if len(runs) == 1 else f"{len(runs)} runs"
+            which = f"run {runs[0].run_id}" if len(runs) == 1 else f"{len(runs)} runs"
             raise HistoryWriteError(
                 f"the history could not store {which}: {error} (nothing of "
                 + ("that run" if len(runs) == 1 else "those runs")
@@ -159,43 +96,16 @@ def store_runs(
 
 def ingest_run(connection: sqlite3.Connection, header: RunHeader, results: list[Result]) -> bool:
     """Store one validated run; False when that run id is already in the history."""
-    return store_runs(connection, [(header, results)])[0]
+    return store_runs(connection, [rows_of(header, results)])[0]
 
 
-def _insert_run(
-    connection: sqlite3.Connection, header: RunHeader, results: Sequence[Result]
-) -> bool:
-    provenance = header.provenance
-    inserted = connection.execute(
-        INSERT_RUN,
-        (
-            header.run_id, header.combination, int(header.embedded), header.target,
-            header.lab, header.status, utc(header.started_at), header.ended_at, provenance.kind,
-            int(provenance.voting), provenance.job_url, provenance.harness_version,
-            provenance.scenarios_revision, str(header.preflight.get("status", "not-run")),
-            int(header.forced), header.model_dump_json(), header.source,
-        ),
-    ).rowcount  # fmt: skip
-    if not inserted:  # another ingest stored it first: ours adds nothing
+def _insert_run(connection: sqlite3.Connection, run: StoredRun) -> bool:
+    cursor = connection.execute(INSERT_RUN, run.run)
+    if not cursor.rowcount:  # another ingest stored it first: ours adds nothing
         return False
-    connection.executemany(
-        INSERT_RESULT,
-        [
-            (
-                header.run_id, seq, r.feature, r.scenario, r.outcome, r.skip_category,
-                r.duration_s, r.message, r.microversion, r.api_requests, r.finished_at, r.proof,
-            )
-            for seq, r in enumerate(results)
-        ],
-    )  # fmt: skip
-    connection.executemany(
-        INSERT_FACT,
-        [
-            (header.run_id, host, name, value)
-            for host, facts in header.facts.items()
-            for name, value in facts.items()
-        ],
-    )
+    key = cursor.lastrowid
+    connection.executemany(INSERT_RESULT, [(key, *row) for row in run.results])
+    connection.executemany(INSERT_FACT, [(key, *row) for row in run.facts])
     return True
 
 
@@ -203,29 +113,30 @@ class Batch:
     """Validated runs waiting to be stored, a transaction's worth at a time. It knows every
     header it was given, so a run found twice in one ingest is told apart like one stored.
     (Writing in a thread of its own while the next batch is validated was measured slower:
-    binding each row's values holds the GIL the validation needs.)"""
+    binding each row's values holds the GIL the validation needs. Validating in worker
+    processes is what works: `rundirs.RunReader`.)"""
 
     def __init__(self, connection: sqlite3.Connection, report: IngestReport) -> None:
         self.connection = connection
         self.report = report
-        self.runs: list[tuple[RunHeader, list[Result]]] = []
+        self.runs: list[StoredRun] = []
         self.results = 0
         self.headers: dict[str, str] = {}  # every run given, stored or waiting
-        self.known: set[str] | None = None  # the run ids in the history when first asked
+        self.known = frozenset(row[0] for row in connection.execute("SELECT run_id FROM runs"))
+        """The run ids in the history when the ingest began; one stored meanwhile by another
+        ingest is found at insert instead."""
+        self.reader = RunReader(self.known)  # what reads the runs this batch is given
 
     def stored_header(self, run_id: str) -> str | None:
-        """The header stored (or given to this ingest) for a run id. The history's run ids are
-        read once: a run stored meanwhile by another ingest is found at insert instead."""
+        """The header stored (or given to this ingest) for a run id."""
         if run_id in self.headers:
             return self.headers[run_id]
-        if self.known is None:
-            self.known = {row[0] for row in self.connection.execute("SELECT run_id FROM runs")}
         return stored_header(self.connection, run_id) if run_id in self.known else None
 
-    def add(self, header: RunHeader, results: list[Result]) -> None:
-        self.runs.append((header, results))
-        self.headers[header.run_id] = header.model_dump_json()
-        self.results += len(results)
+    def add(self, run: StoredRun) -> None:
+        self.runs.append(run)
+        self.headers[run.run_id] = run.header
+        self.results += len(run.results)
         if self.results >= BATCH_RESULTS or len(self.runs) >= BATCH_RUNS:
             self.flush()
 
@@ -243,13 +154,13 @@ class Batch:
             for run in runs:
                 self._stored([run], store_runs(self.connection, [run]))
 
-    def _stored(self, runs: list[tuple[RunHeader, list[Result]]], added: list[bool]) -> None:
-        for (header, results), new in zip(runs, added, strict=True):
+    def _stored(self, runs: list[StoredRun], added: list[bool]) -> None:
+        for run, new in zip(runs, added, strict=True):
             if new:
-                self.report.added.append(header.run_id)
-                self.report.results += len(results)
+                self.report.added.append(run.run_id)
+                self.report.results += len(run.results)
             else:
-                self.report.already.append(header.run_id)
+                self.report.already.append(run.run_id)
 
 
 NESTED = 1
@@ -264,11 +175,21 @@ def ingest(db: Path, paths: Iterable[Path]) -> IngestReport:
     and the rest goes on (only a history that cannot be written stops it: HistoryWriteError)."""
     report = IngestReport()
     connection = connect(db)
-    batch = Batch(connection, report)
     try:
-        for path in paths:
-            _ingest_path(batch, path, report)
-        batch.flush()
+        batch = Batch(connection, report)
+        try:
+            given: list[Path] = []  # run directories named one by one (`runs/*`): read together
+            for path in paths:
+                if (path / RUN_FILE).exists():
+                    given.append(path)
+                    continue
+                _ingest_dirs(batch, given, report, _GIVEN)
+                given = []
+                _ingest_path(batch, path, report)
+            _ingest_dirs(batch, given, report, _GIVEN)
+            batch.flush()
+        finally:
+            batch.reader.close()
     except HistoryWriteError as error:
         raise HistoryWriteError(f"{db}: {error}; {len(report.added)} run(s) added before") from None
     finally:
@@ -284,7 +205,7 @@ def _ingest_path(batch: Batch, path: Path, report: IngestReport) -> None:
     try:
         kind = archives.kind_of(path) if path.is_file() else None  # by content, not by name
     except OSError as error:
-        report.reject(f"{path}: cannot read: {_reason(error)}")
+        report.reject(f"{path}: cannot read: {reason(error)}")
         return
     if kind is None:
         report.reject(f"{path}: not a run directory, a folder of runs or an archive (tar or zip)")
@@ -315,6 +236,9 @@ class _Place:
         return message.replace(f"{self.folder}/", f"{self.archive}: ").replace(
             str(self.folder), self.archive
         )
+
+
+_GIVEN = _Place(Path())  # where the paths given by name are: shown as they were given
 
 
 def _ingest_folder(batch: Batch, place: _Place, report: IngestReport) -> bool:
@@ -380,27 +304,21 @@ def _search(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
     return sorted(runs), sorted(found), sorted(links)
 
 
-def _ingest_dirs(batch: Batch, dirs: Iterable[Path], report: IngestReport, place: _Place) -> bool:
-    found = False
-    for run_dir in dirs:
-        found = True
-        try:
-            header = load_header(run_dir)
-            stored = batch.stored_header(header.run_id)
-            if stored is not None:  # re-ingesting a results folder reads headers only
-                if stored == header.model_dump_json():
-                    report.already.append(header.run_id)
-                else:
-                    report.reject(
-                        f"{place.show(run_dir / RUN_FILE)}: conflict: run {header.run_id} is in "
-                        "the history with a different header (a run id used twice, or a record "
-                        "changed after it was ingested); the history keeps the first"
-                    )
-                continue
-            results = load_results(run_dir)
-        except (MalformedRecord, OSError) as error:
-            message = str(error) if isinstance(error, MalformedRecord) else f"{run_dir}: {error}"
-            report.reject(place.shown(message))
+def _ingest_dirs(batch: Batch, dirs: list[Path], report: IngestReport, place: _Place) -> bool:
+    for run_dir, read in batch.reader.read(dirs):
+        if isinstance(read, Rejected):
+            report.reject(place.shown(read.message))
             continue
-        batch.add(header, results)
-    return found
+        stored = batch.stored_header(read.run_id)
+        if stored is None:
+            assert not isinstance(read, Known)  # a run id known is one stored
+            batch.add(read)
+        elif stored == read.header:  # re-ingesting a results folder reads headers only
+            report.already.append(read.run_id)
+        else:
+            report.reject(
+                f"{place.show(run_dir / RUN_FILE)}: conflict: run {read.run_id} is in "
+                "the history with a different header (a run id used twice, or a record "
+                "changed after it was ingested); the history keeps the first"
+            )
+    return bool(dirs)

@@ -15,7 +15,6 @@ Whoever starts a run (the orchestrator, or a bare pytest session) builds its hea
 
 from __future__ import annotations
 
-import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -28,10 +27,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
     SerializerFunctionWrapHandler,
     StringConstraints,
     model_serializer,
 )
+from pydantic_core import core_schema
 
 from harness.declarations.model import ProvenanceKind
 from harness.reading import open_regular, read_bounded
@@ -46,7 +48,7 @@ PLANNED_FILE = "planned"
 LOG_FILE = "run.log"
 JUNIT_FILE = "junit.xml"
 FORMAT_VERSION: Literal[1] = 1
-RESULT_LINE_LIMIT = 1 << 20  # characters of one results.jsonl line (a result is ~300)
+RESULT_LINE_LIMIT = 1 << 20  # bytes of one results.jsonl line (a result is ~300)
 RUN_FILE_BYTES = 16 << 20  # of run.json (a header with facts of many hosts is ~100 KiB)
 
 # Skip categories a result may carry (the scenario side raises them through scenario.skips).
@@ -96,15 +98,23 @@ Timestamp = Annotated[str, AfterValidator(_timestamp)]
 
 
 def _length(low: int, high: int) -> Any:
-    """Bounds checked in Python: pydantic's own string checks refuse the lone surrogates that
-    a scenario's output may carry, which the writers escape."""
+    """Bounds on a text's length. JSON (what ingest reads) cannot hold a lone surrogate, so
+    pydantic checks it there itself, at a third of the cost; a Python string is checked in
+    Python, since pydantic's own check refuses the lone surrogates that a scenario's output
+    may carry, which the writers escape."""
 
     def check(text: str) -> str:
         if not low <= len(text) <= high:
             raise ValueError(f"has {len(text)} characters; between {low} and {high} expected")
         return text
 
-    return AfterValidator(check)
+    def schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.str_schema(min_length=low, max_length=high),
+            python_schema=core_schema.no_info_after_validator_function(check, handler(source)),
+        )
+
+    return GetPydanticSchema(schema)
 
 
 Name = Annotated[str, _length(1, 500)]
@@ -245,11 +255,13 @@ def read_results(run_dir: Path) -> Iterator[Result]:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         return
-    with io.TextIOWrapper(open_regular(path), encoding="utf-8") as handle:  # never a FIFO
+    validate = Result.__pydantic_validator__.validate_json
+    with open_regular(path) as handle:  # never a FIFO
         while line := handle.readline(RESULT_LINE_LIMIT + 1):  # bounded: never a 1 GiB line
             if len(line) > RESULT_LINE_LIMIT:
-                raise ValueError(f"a line longer than {RESULT_LINE_LIMIT} characters")
-            if line.endswith("\n") and line.strip():
-                # pydantic's own parser, as for run.json: deep nesting and escaped lone
-                # surrogates (which nothing can store) are invalid JSON to it, not a crash
-                yield Result.model_validate_json(line)
+                raise ValueError(f"a line longer than {RESULT_LINE_LIMIT} bytes")
+            if line.endswith(b"\n") and line.strip():
+                # pydantic's own parser, as for run.json, on the bytes (it checks the UTF-8):
+                # deep nesting and escaped lone surrogates (which nothing can store) are
+                # invalid JSON to it, not a crash
+                yield validate(line)

@@ -97,7 +97,7 @@ def test_a_result_line_over_the_limit_is_rejected_without_reading_it_whole(
     with (run_dir / "results.jsonl").open("a") as results:
         results.write("x" * 5000 + "\n")
     report = ingest(tmp_path / "h.sqlite", [run_dir])
-    assert report.rejected == [f"{run_dir}/results.jsonl:2: a line longer than 1000 characters"]
+    assert report.rejected == [f"{run_dir}/results.jsonl:2: a line longer than 1000 bytes"]
 
 
 @pytest.mark.parametrize(
