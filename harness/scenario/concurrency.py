@@ -7,14 +7,21 @@ one. A scenario that acts on a whole host or the cloud (`requires: {exclusive: t
 evacuate, which stops a compute service) must not share the cloud with others: every scenario
 holds a lock on a file of the run while it runs (setup to teardown, its cleanup included),
 shared for ordinary scenarios and exclusive for host-wide ones (flock(2): it is released
-when a killed worker's process goes, so nothing is left locked).
+when a killed worker's process goes, so nothing is left locked). A host-wide scenario waiting
+closes a gate first, so no ordinary one starts meanwhile: without it, workers taking turns
+with the shared lock kept a waiting evacuate out until the rest of the suite had run, its
+worker idle all that time.
+
+In workers, scenarios are put in the order that finishes soonest (`in_worker_order`): those
+that move a server between hosts, the longest, first; host-wide ones last, when there is
+nothing left to start beside them.
 """
 
 from __future__ import annotations
 
 import fcntl
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,10 +49,26 @@ def lock_path(record_dir: str | None, run_id: str) -> Path:
 
 @contextmanager
 def holding(path: Path, exclusive: bool) -> Iterator[None]:
-    """Hold the run's lock, shared or exclusive, for as long as the block runs."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    """Hold the run's lock, shared or exclusive, for as long as the block runs. The lock is
+    taken through its gate (`<lock>.gate`): held exclusively by a host-wide scenario while it
+    waits, and passed through shared by ordinary ones, which then wait for it to have run."""
+    with path.open("a") as handle, gate_of(path).open("a") as gate:
+        fcntl.flock(gate, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def gate_of(path: Path) -> Path:
+    return path.with_name(path.name + ".gate")
+
+
+def in_worker_order(items: list[pytest.Item], weight: Callable[[pytest.Item], int]) -> None:
+    """Sort scenarios by `weight`, heaviest first, keeping collection order among equals
+    (every worker must collect the same order)."""
+    items.sort(key=weight, reverse=True)

@@ -35,8 +35,8 @@ from harness.run.records import (
 from harness.run.secrets import Redactor
 from harness.scenario import skips
 from harness.scenario.accounting import RequestLog
-from harness.scenario.concurrency import is_controller, is_worker
-from harness.scenario.gate import feature_of
+from harness.scenario.concurrency import in_worker_order, is_controller, is_worker
+from harness.scenario.gate import feature_of, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY, Recorder
 from harness.scenario.stash import (
     CONTEXT,
@@ -135,6 +135,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+    if is_worker(config):
+        in_worker_order(items, lambda item: _weight(item, context))
+
+
+def _weight(item: pytest.Item, context: TargetContext) -> int:
+    """How early a scenario should start beside others: one that moves a server between
+    hosts (needs two computes) takes longest, a host-wide one can start only once nothing
+    else runs."""
+    feature = feature_of(item)
+    if feature is None:
+        return 1
+    needs = needs_of(item, context, feature)
+    return 0 if needs.exclusive else 2 if needs.computes > 1 else 1
 
 
 # --- reporting ---------------------------------------------------------------------------

@@ -26,13 +26,15 @@ IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # seeded by Nova's Glance fixtur
 
 
 @contextmanager
-def booted(conn: Connection, name: str) -> Iterator[Server]:
-    """A server on the cell's network, ACTIVE with no task state; deleted afterwards."""
+def booted(conn: Connection, name: str, host: str | None = None) -> Iterator[Server]:
+    """A server on the cell's network (on `host` if given), ACTIVE with no task state;
+    deleted afterwards."""
     network = conn.network.find_network("private", ignore_missing=False)
     flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False)
     server = conn.compute.create_server(
-        name=name, image_id=IMAGE, flavor_id=flavor.id, networks=[{"uuid": network.id}]
-    )
+        name=name, image_id=IMAGE, flavor_id=flavor.id, networks=[{"uuid": network.id}],
+        **({"availability_zone": f"nova:{host}"} if host else {}),
+    )  # fmt: skip
     try:
         yield wait_for(lambda: settled(conn, server.id, "ACTIVE"), what=f"{name} ACTIVE")
     finally:
@@ -142,6 +144,36 @@ def test_boot_and_live_migrate_over_http(live_local: Connection) -> None:
         assert moved.compute_host != source
         assert (record.source_compute, record.dest_compute) == (source, moved.compute_host)
         assert record.migration_type == "live-migration"
+
+
+def test_aborting_one_migration_leaves_another_from_the_same_host_running(
+    live_local: Connection,
+) -> None:
+    """The fake driver's migration state was one per host: an abort cancelled every migration
+    leaving that host, which scenarios running side by side met."""
+    with (
+        booted(live_local, "lab-test-abort-one") as first,
+        booted(live_local, "lab-test-keep-one", host=first.compute_host) as second,
+    ):
+        assert second.compute_host == first.compute_host
+        for server in (first, second):
+            live_local.compute.live_migrate_server(server, block_migration="auto")
+        running = [
+            wait_for(lambda s=s: migration(live_local, s.id, ("running",)), what="running")
+            for s in (first, second)
+        ]
+        live_local.compute.abort_server_migration(running[0].id, first)
+        cancelled = wait_for(
+            lambda: migration(live_local, first.id, ("cancelled",)), what="cancelled"
+        )
+        completed = wait_for(
+            lambda: migration(live_local, second.id, ("completed",)), what="completed"
+        )
+        assert (cancelled.id, completed.id) == (running[0].id, running[1].id)
+        stayed = wait_for(lambda: settled(live_local, first.id, "ACTIVE"), what="stayed")
+        moved = wait_for(lambda: settled(live_local, second.id, "ACTIVE"), what="moved")
+        assert stayed.compute_host == first.compute_host
+        assert moved.compute_host != first.compute_host
 
 
 def test_a_volume_created_over_http_attaches_and_shows_in_use(live_local: Connection) -> None:

@@ -17,9 +17,13 @@ Traps this module exists for:
   ``check_can_live_migrate_source`` (bound onto the fake class, not copied).
 - libvirt's messages name ``CONF.host``, which in a one-process cell is global and equals the
   LAST started compute ("host2 is not on shared storage" even when the source is host1).
+- ``FakeLiveMigrateDriver`` keeps one "migrating" and one "aborted" flag per driver, that is
+  per host: with scenarios in parallel, aborting or forcing one migration ended every other
+  migration from that host (cancelled, or completed at once). Ours keep them per instance.
 """
 
 import sys
+import time
 import types
 
 import nova.virt
@@ -58,6 +62,11 @@ class _StorageAwareLiveMigrateDriver(fake.FakeLiveMigrateDriver):
     """
 
     SHARED: bool  # set in subclasses
+    MIGRATION_WINDOW = 5.0  # seconds a migration runs unless forced or aborted: the fake's
+
+    def __init__(self, virtapi, read_only=False):
+        super().__init__(virtapi, read_only)
+        self.migrations = {}  # instance uuid -> its _Migration, while it runs
 
     check_can_live_migrate_source = _LIBVIRT.check_can_live_migrate_source
     _add_vtpm_secret_to_live_migrate_data = _LIBVIRT._add_vtpm_secret_to_live_migrate_data
@@ -83,8 +92,42 @@ class _StorageAwareLiveMigrateDriver(fake.FakeLiveMigrateDriver):
     def _assert_dest_node_has_enough_disk(self, *args, **kwargs):
         return None
 
+    # The fake's live migration, with its state per instance (see the module docstring).
+    def live_migration(
+        self, context, instance, dest, post_method, recover_method, block_migration=False,
+        migrate_data=None,
+    ):  # fmt: skip
+        migration = self.migrations[instance.uuid] = _Migration()
+        deadline = time.monotonic() + self.MIGRATION_WINDOW
+        try:
+            while migration.running and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            self.migrations.pop(instance.uuid, None)
+        if migration.aborted:
+            recover_method(context, instance, dest, migrate_data, migration_status="cancelled")
+        else:
+            post_method(context, instance, dest, block_migration, migrate_data)
+
+    def live_migration_force_complete(self, instance):
+        if (migration := self.migrations.get(instance.uuid)) is not None:
+            migration.running = False
+        self.instances.pop(instance.uuid, None)  # as the fake does: the source forgets it
+
+    def live_migration_abort(self, instance):
+        if (migration := self.migrations.get(instance.uuid)) is not None:
+            migration.aborted, migration.running = True, False
+
     def _get_all_assigned_mediated_devices(self, instance=None):
         return {}
+
+
+class _Migration:
+    """One instance's live migration in progress."""
+
+    def __init__(self):
+        self.running = True
+        self.aborted = False
 
 
 class SharedStorageLiveMigrateDriver(_StorageAwareLiveMigrateDriver):
