@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from harness.errors import BadInput
+from harness.history.database import MAX_RESULTS_PER_RUN
 from harness.run.records import Result, RunHeader, utc
 
 RUN_COLUMNS = (
@@ -34,8 +36,17 @@ class StoredRun(NamedTuple):
     facts: list[tuple[str, str, str]]  # FACT_COLUMNS
 
 
+class TooManyResults(BadInput):
+    """A run with more results than a result's key can number (MAX_RESULTS_PER_RUN)."""
+
+
 def rows_of(header: RunHeader, results: Sequence[Result]) -> StoredRun:
     """The rows of a validated run."""
+    if len(results) > MAX_RESULTS_PER_RUN:
+        raise TooManyResults(
+            f"run {header.run_id} has {len(results):,} results; a run holds at most "
+            f"{MAX_RESULTS_PER_RUN:,}"
+        )
     provenance = header.provenance
     header_json = header.model_dump_json()
     run = (

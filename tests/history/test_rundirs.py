@@ -3,16 +3,20 @@ process gives, in the order given, rejections included."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
-from harness.history import rundirs
+from harness.history import rows, rundirs
+from harness.history.database import connect
 from harness.history.rows import StoredRun
 from harness.history.rundirs import PARALLEL_FROM, Known, Rejected, RunReader, read_run
-from harness.history.store import ingest
-from tests.history.test_ingest import make_run, rows
+from harness.history.store import ingest, ingest_run
+from harness.run.records import read_header, read_results
+from tests.history.test_ingest import make_run
+from tests.history.test_ingest import rows as rows_in
 
 
 @pytest.fixture
@@ -55,7 +59,7 @@ def test_an_ingest_of_many_runs_stores_each_once_and_rejects_the_malformed_one(
     report = ingest(db, [tmp_path / "runs"])
     assert len(report.added) == len(many) - 1
     assert len(report.rejected) == 1 and "run-017/results.jsonl:4" in report.rejected[0]
-    assert rows(db, "SELECT count(*) FROM results") == [(report.results,)]
+    assert rows_in(db, "SELECT count(*) FROM results") == [(report.results,)]
     again = ingest(db, [tmp_path / "runs"])  # headers only, and the same rejection
     assert (again.added, len(again.already), again.rejected) == ([], len(many) - 1, report.rejected)
 
@@ -84,3 +88,19 @@ def test_a_run_with_more_results_than_a_key_holds_is_rejected(
     read = read_run(make_run(tmp_path, "big", ["passed"] * 3), frozenset())
     assert isinstance(read, Rejected)
     assert read.message.endswith("big/results.jsonl:3: more than 2 results in one run")
+
+
+def test_a_run_given_whole_with_more_results_than_a_key_holds_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path that does not read files (a Tempest output's run) is bounded too, before
+    anything of it is stored."""
+    monkeypatch.setattr(rows, "MAX_RESULTS_PER_RUN", 2)
+    run_dir = make_run(tmp_path, "big", ["passed"] * 3)
+    header, results = read_header(run_dir), list(read_results(run_dir))
+    with (
+        contextlib.closing(connect(tmp_path / "h.sqlite")) as connection,
+        pytest.raises(rows.TooManyResults, match="run big has 3 results; a run holds"),
+    ):
+        ingest_run(connection, header, results)
+    assert rows_in(tmp_path / "h.sqlite", "SELECT count(*) FROM runs") == [(0,)]
