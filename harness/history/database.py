@@ -31,6 +31,8 @@ _V3_TO_V4 = (
     # Runs get an integer key and results and facts point at it: a text run id repeated in
     # every result made SQLite keep two B-trees per result (the table and its key) and made
     # ingest and every pass compare strings. Copied in start order, so keys follow time.
+    # The new tables are written out as version 4 has them, not taken from SCHEMA: a later
+    # version's step upgrades from exactly these.
     """CREATE TABLE runs_v4 (
     id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, combination TEXT NOT NULL,
     embedded INTEGER NOT NULL, target TEXT NOT NULL, lab TEXT NOT NULL, status TEXT NOT NULL,

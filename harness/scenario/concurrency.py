@@ -12,16 +12,16 @@ closes a gate first, so no ordinary one starts meanwhile: without it, workers ta
 with the shared lock kept a waiting evacuate out until the rest of the suite had run, its
 worker idle all that time.
 
-In workers, scenarios are put in the order that finishes soonest (`in_worker_order`): those
-that move a server between hosts, the longest, first; host-wide ones last, when there is
-nothing left to start beside them.
+In workers, scenarios are put in the order that finishes soonest (the plugin's `_weight`):
+those that move a server between hosts, the longest, first; host-wide ones last, when there
+is nothing left to start beside them.
 """
 
 from __future__ import annotations
 
 import fcntl
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,9 +66,3 @@ def holding(path: Path, exclusive: bool) -> Iterator[None]:
 
 def gate_of(path: Path) -> Path:
     return path.with_name(path.name + ".gate")
-
-
-def in_worker_order(items: list[pytest.Item], weight: Callable[[pytest.Item], int]) -> None:
-    """Sort scenarios by `weight`, heaviest first, keeping collection order among equals
-    (every worker must collect the same order)."""
-    items.sort(key=weight, reverse=True)

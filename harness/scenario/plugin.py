@@ -35,7 +35,7 @@ from harness.run.records import (
 from harness.run.secrets import Redactor
 from harness.scenario import skips
 from harness.scenario.accounting import RequestLog
-from harness.scenario.concurrency import in_worker_order, is_controller, is_worker
+from harness.scenario.concurrency import is_controller, is_worker
 from harness.scenario.gate import feature_of, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY, Recorder
 from harness.scenario.stash import (
@@ -135,8 +135,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
-    if is_worker(config):
-        in_worker_order(items, lambda item: _weight(item, context))
+    if is_worker(config):  # heaviest first; a stable sort, so every worker collects one order
+        items.sort(key=lambda item: _weight(item, context), reverse=True)
 
 
 def _weight(item: pytest.Item, context: TargetContext) -> int:
