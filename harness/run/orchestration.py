@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from harness.run import cloud as cloud_api
 from harness.run import junit
 from harness.run.provenance import provenance_for
 from harness.run.records import (
+    GO,
     LOG_FILE,
     PLANNED_FILE,
     RunHeader,
@@ -156,42 +156,40 @@ def _run_one(
     )  # fmt: skip
     header = start_header(run.run_id, combination, run.target, lab, provenance)
     events.started(run)
-    header = _preflight(matrix, lab, run, header, options, events, redactor)
-    write_header(run.run_dir, header)
-    if header.status == "preflight-failed" or stop.is_set():
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
+        # Started before the preflight, and waiting for its verdict on stdin: its interpreter,
+        # imports and declarations load while the preflight runs (on another core).
+        child, go_pipe = _start_scenarios(lab, run, options)
+        with lock:
+            children.append(child)
+        assert child.stdout is not None
+        go = False
+        try:
+            header = _preflight(matrix, lab, run, header, options, events, redactor)
+            write_header(run.run_dir, header)
+            go = header.status != "preflight-failed" and not stop.is_set()
+            if go:
+                os.write(go_pipe, GO)
+        except BrokenPipeError:  # it ended already (a usage error); its log says why
+            pass
+        finally:
+            os.close(go_pipe)  # without a go, it ends at once and runs nothing
+        done = threading.Event()
+        watcher = threading.Thread(target=_watch, args=(run, events, child, done), daemon=True)
+        if go:
+            watcher.start()
+        for line in child.stdout:  # the log never holds a secret
+            log.write(redactor.redact(line))
+        code = child.wait()
+        done.set()
+        if go:
+            watcher.join(timeout=5)
+    if not go:
         run.status = header.status if header.status == "preflight-failed" else "interrupted"
         _finish(run, header.model_copy(update={"status": run.status}))
         events.finished(run)
         return run
-
-    command = [
-        sys.executable, "-m", "pytest", str(options.scenarios), "-p", "no:cacheprovider",
-        "-o", "console_output_style=classic", "--matrix-dir", str(options.matrix_dir),
-        "--lab", str(lab.path), "--target", run.target.target_name,
-        "--run-id", run.run_id, "--record-dir", str(run.run_dir),
-        *(f"--feature={f}" for f in options.features),
-    ]  # fmt: skip
-    workers = options.concurrency or run.target.concurrency
-    if workers > 1:  # pytest-xdist; the controller alone writes the record (scenario.concurrency)
-        command += ["-n", str(workers), "--dist", "load"]
-    with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
-        child = subprocess.Popen(
-            command,
-            cwd=options.scenarios.parent,  # the checkout: its pyproject.toml configures pytest
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        with lock:
-            children.append(child)
-        watcher = threading.Thread(target=_watch, args=(run, events, child), daemon=True)
-        watcher.start()
-        assert child.stdout is not None
-        for line in child.stdout:  # the log never holds a secret
-            log.write(redactor.redact(line))
-        code = child.wait()
-        watcher.join(timeout=5)
     final = read_header(run.run_dir)
     status = final.status if final.status != "running" else _status_from(code, stop)
     if header.forced:
@@ -200,6 +198,44 @@ def _run_one(
     _finish(run, final.model_copy(update={"status": status, "ended_at": final.ended_at or now()}))
     events.finished(run)
     return run
+
+
+def _start_scenarios(
+    lab: Lab, run: TargetRun, options: RunOptions
+) -> tuple[subprocess.Popen[str], int]:
+    """The target's pytest process, and the pipe it waits on for `GO`. Only the harness's
+    plugin (and xdist's, for workers) is loaded: whatever else the environment has installed
+    neither slows nor changes a run."""
+    go_read, go_write = os.pipe()
+    command = [
+        sys.executable, "-m", "pytest", str(options.scenarios), "-p", "harness.scenario.plugin",
+        "-p", "no:cacheprovider", "-o", "console_output_style=classic",
+        "--matrix-dir", str(options.matrix_dir), "--lab", str(lab.path),
+        "--target", run.target.target_name, "--run-id", run.run_id,
+        "--record-dir", str(run.run_dir), f"--go-fd={go_read}",
+        *(f"--feature={f}" for f in options.features),
+    ]  # fmt: skip
+    workers = options.concurrency or run.target.concurrency
+    if workers > 1:  # pytest-xdist; the controller alone writes the record (scenario.concurrency)
+        command += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "load"]
+    try:
+        child = subprocess.Popen(
+            command,
+            cwd=options.scenarios.parent,  # the checkout: its pyproject.toml configures pytest
+            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(go_read,),
+            text=True,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(go_write)
+        raise
+    finally:
+        os.close(go_read)
+    return child, go_write
 
 
 def _status_from(code: int, stop: threading.Event) -> str:
@@ -215,11 +251,14 @@ def _finish(run: TargetRun, header: RunHeader) -> None:
     junit.write(run.run_dir, header, results)
 
 
-def _watch(run: TargetRun, events: Events, child: subprocess.Popen[str]) -> None:
-    """Report progress and failures as results land in the record."""
+def _watch(
+    run: TargetRun, events: Events, child: subprocess.Popen[str], done: threading.Event
+) -> None:
+    """Report progress and failures as results land in the record, until `done` (the child
+    has ended: one last look, at once rather than at the next tick)."""
     seen = 0
     while True:
-        finished = child.poll() is not None
+        finished = done.is_set()
         planned = run.run_dir / PLANNED_FILE
         if run.planned is None and planned.exists():
             run.planned = int(planned.read_text().strip() or 0)
@@ -233,7 +272,7 @@ def _watch(run: TargetRun, events: Events, child: subprocess.Popen[str]) -> None
         seen = len(results)
         if finished:
             return
-        time.sleep(0.5)
+        done.wait(0.5)
 
 
 def _preflight(

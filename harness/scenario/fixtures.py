@@ -7,7 +7,7 @@ resource makers, the run id and `proof`; and the autouse requirement gate
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,7 +23,7 @@ from harness.scenario.cleanup import Cleanup
 from harness.scenario.concurrency import holding, is_worker, lock_path
 from harness.scenario.gate import feature_of, gate, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY
-from harness.scenario.resources import Resources
+from harness.scenario.resources import Provided, Resources
 from harness.scenario.skips import unproven
 from harness.scenario.stash import CONTEXT, REQUESTS, RUN_ID
 from harness.scenario.target import TargetContext
@@ -65,6 +65,7 @@ def run_id(pytestconfig: pytest.Config, target_context: TargetContext) -> str:
 class CloudSession:
     connection: Any
     requests: RequestLog
+    provided: Provided = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -134,13 +135,16 @@ def cleanup() -> Iterator[Cleanup]:
 @pytest.fixture
 def make(
     request: pytest.FixtureRequest,
-    cloud: Any,
+    _cloud_session: CloudSession,
     target: Target,
     run_id: str,
     cleanup: Cleanup,
     wait: Waiter,
 ) -> Resources:
-    return Resources(cloud, target, run_id, request.node.name, cleanup, wait)
+    session = _cloud_session
+    return Resources(
+        session.connection, target, run_id, request.node.name, cleanup, wait, session.provided
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from openstack.exceptions import NotFoundException
+
 from harness.declarations.model import Target
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.skips import not_configured
@@ -21,15 +23,28 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
 
 
+Provided = dict[tuple[str, str], Any]
+"""The target's image, flavors and network as found, by (kind, name): looked up once per
+session, since a scenario never changes them."""
+
+
 class Resources:
     def __init__(
-        self, conn: Any, target: Target, run_id: str, test_name: str, cleanup: Cleanup, wait: Waiter
+        self,
+        conn: Any,
+        target: Target,
+        run_id: str,
+        test_name: str,
+        cleanup: Cleanup,
+        wait: Waiter,
+        provided: Provided | None = None,
     ) -> None:
         self.conn = conn
         self.target = target
         self.run_id = run_id
         self.cleanup = cleanup
         self.wait = wait
+        self.provided: Provided = {} if provided is None else provided
         self.prefix = f"{name_prefix(run_id)}{slug(test_name)}"
         self._count = 0
 
@@ -47,26 +62,26 @@ class Resources:
         wanted = self.target.flavor_alt if alt else self.target.flavor
         if not wanted:
             not_configured(f"the target declares no {'flavor_alt' if alt else 'flavor'}")
-        flavor = self.conn.compute.find_flavor(wanted, ignore_missing=True)
-        if flavor is None:
-            not_configured(f"flavor '{wanted}' does not exist on the target")
-        return flavor
+        return self._provided("flavor", wanted, self.conn.compute.find_flavor)
 
     def image(self) -> Any:
         if not self.target.image:
             not_configured("the target declares no image")
-        image = self.conn.image.find_image(self.target.image, ignore_missing=True)
-        if image is None:
-            not_configured(f"image '{self.target.image}' does not exist on the target")
-        return image
+        return self._provided("image", self.target.image, self.conn.image.find_image)
 
     def network(self) -> Any:
         if not self.target.network:
             not_configured("the target declares no network")
-        network = self.conn.network.find_network(self.target.network, ignore_missing=True)
-        if network is None:
-            not_configured(f"network '{self.target.network}' does not exist on the target")
-        return network
+        return self._provided("network", self.target.network, self.conn.network.find_network)
+
+    def _provided(self, kind: str, name: str, find: Any) -> Any:
+        found = self.provided.get((kind, name))
+        if found is None:
+            found = find(name, ignore_missing=True)
+            if found is None:  # not kept: the next scenario looks again
+                not_configured(f"{kind} '{name}' does not exist on the target")
+            self.provided[kind, name] = found
+        return found
 
     # --- what the scenario creates --------------------------------------------------------
 
@@ -86,7 +101,10 @@ class Resources:
         return self.wait.server(server.id) if wait else server
 
     def _delete_server(self, server_id: str) -> None:
-        self.conn.compute.delete_server(server_id, ignore_missing=True)
+        try:
+            self.conn.compute.delete_server(server_id, ignore_missing=False)
+        except NotFoundException:  # the scenario deleted it and saw it gone: nothing to wait for
+            return
         self.wait.gone(server_id)
 
     def volume(self, size: int = 1, *, wait: bool = True, **extra: Any) -> Any:

@@ -1,4 +1,5 @@
-"""A scenario's volume cleanup frees the volume from attachments whose servers are gone."""
+"""What a scenario makes and reads: volume cleanup frees the volume from attachments whose servers
+are gone; the target's image and flavor are looked up once; a deleted server is not waited on."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from openstack.exceptions import NotFoundException
 
 from harness.declarations.model import Target, Timeouts
 from harness.scenario.accounting import RequestLog
 from harness.scenario.cleanup import Cleanup
-from harness.scenario.resources import Resources
+from harness.scenario.resources import Provided, Resources
 from harness.scenario.waiters import Poll, Waiter, WaitFailed
 
 
@@ -75,3 +77,71 @@ def test_an_attachment_of_a_server_that_exists_is_left_to_it() -> None:
         resources(storage, servers={"alive"})._delete_volume("v1")
     assert storage.deleted_attachments == ["a-dest"]
     assert storage.deleted_volumes == []
+
+
+class CountingLookups:
+    """A compute, image and network API that count the target lookups made against them."""
+
+    def __init__(self, flavors: set[str]) -> None:
+        self.flavors = flavors
+        self.lookups: list[str] = []
+        self.deleted: list[str] = []
+        self.servers: set[str] = set()
+
+    def find_flavor(self, name: str, ignore_missing: bool = True) -> Any:
+        self.lookups.append(f"flavor {name}")
+        return SimpleNamespace(id=f"id-{name}") if name in self.flavors else None
+
+    def find_image(self, name: str, ignore_missing: bool = True) -> Any:
+        self.lookups.append(f"image {name}")
+        return SimpleNamespace(id=f"id-{name}")
+
+    def delete_server(self, server_id: str, ignore_missing: bool = True) -> None:
+        if server_id not in self.servers:
+            if ignore_missing:
+                return
+            raise NotFoundException(f"no server {server_id}")
+        self.deleted.append(server_id)
+        self.servers.discard(server_id)
+
+    def get_server(self, server_id: str) -> Any:
+        self.lookups.append(f"server {server_id}")
+        if server_id not in self.servers:
+            raise NotFoundException(f"no server {server_id}")
+        return SimpleNamespace(id=server_id)
+
+
+def counting(api: CountingLookups, provided: Provided) -> Resources:
+    conn = SimpleNamespace(compute=api, image=api)
+    waiter = Waiter(conn, Timeouts(default=5), RequestLog(), Poll(sleep=lambda s: None))
+    target = Target(combination="a/b/c", cloud="c", image="cirros", flavor="m1.tiny")
+    return Resources(conn, target, "run-1", "test", Cleanup(), waiter, provided)
+
+
+def test_the_targets_image_and_flavor_are_looked_up_once_per_session() -> None:
+    api, provided = CountingLookups({"m1.tiny"}), {}
+    for _ in range(3):  # three scenarios of one session
+        make = counting(api, provided)
+        assert make.flavor().id == "id-m1.tiny" and make.image().id == "id-cirros"
+    assert api.lookups == ["flavor m1.tiny", "image cirros"]
+
+
+def test_a_missing_flavor_is_looked_up_again_by_the_next_scenario() -> None:
+    api, provided = CountingLookups(set()), {}
+    for _ in range(2):
+        with pytest.raises(pytest.skip.Exception, match=r"flavor 'm1\.tiny' does not exist"):
+            counting(api, provided).flavor()
+    assert api.lookups == ["flavor m1.tiny", "flavor m1.tiny"]
+
+
+def test_cleanup_of_a_server_the_scenario_deleted_makes_one_request() -> None:
+    api = CountingLookups(set())
+    counting(api, {})._delete_server("s-deleted")
+    assert api.lookups == [] and api.deleted == []
+
+
+def test_cleanup_of_a_live_server_deletes_it_and_waits_until_it_is_gone() -> None:
+    api = CountingLookups(set())
+    api.servers.add("s-live")
+    counting(api, {})._delete_server("s-live")
+    assert api.deleted == ["s-live"] and api.lookups == ["server s-live"]

@@ -67,14 +67,27 @@ def waiter(
     return Waiter(conn, timeouts or Timeouts(default=30, boot=10), requests, poll), clock, compute
 
 
-def test_backoff_starts_short_and_is_capped() -> None:
+def test_polls_start_short_then_wait_a_fifth_of_the_elapsed_time_up_to_a_cap() -> None:
     clock = FakeClock()
     poll = Poll(sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(WaitFailed):
-        poll.until(lambda: None, timeout=12.0, describe=lambda: "never")
-    assert clock.sleeps[:6] == [0.1, 0.15, 0.225, 0.3375, 0.5063, 0.7594]
+        poll.until(lambda: None, timeout=30.0, describe=lambda: "never")
+    assert clock.sleeps[:8] == [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.12, 0.144]
     assert max(clock.sleeps) == 2.0
-    assert clock.now == pytest.approx(12.0)  # the last sleep is trimmed to the deadline
+    assert clock.now == pytest.approx(30.0)  # the last sleep is trimmed to the deadline
+    assert len(clock.sleeps) < 40  # a slow operation still costs few requests
+
+
+def test_a_change_is_seen_within_a_fifth_of_the_time_waited() -> None:
+    def seen_at(change_at: float) -> float:
+        clock = FakeClock()
+        poll = Poll(sleep=clock.sleep, clock=clock.clock)
+        poll.until(lambda: True if clock.now >= change_at else None, 60, lambda: "x")
+        return clock.now
+
+    for change_at in (0.35, 1.7, 4.9, 12.3):
+        seen = seen_at(change_at)
+        assert seen - change_at <= max(0.1, 0.2 * seen) + 1e-9
 
 
 def test_status_alone_is_not_enough_task_state_must_clear() -> None:

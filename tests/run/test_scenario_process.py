@@ -1,0 +1,70 @@
+"""The pytest process `matrix run` starts for a target: it starts during the preflight but runs
+nothing unless the preflight passed, and it loads no pytest plugin but the harness's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.run.records import LOG_FILE, read_header, read_results
+from tests.conftest import Result, hostless_lab
+
+KVM = "libvirt-kvm/local-qcow2/ovs"
+WITNESS = """
+import json, pathlib, pytest
+
+@pytest.mark.feature("live-snapshot")
+def test_it(request):
+    manager = request.config.pluginmanager
+    plugins = sorted(getattr(p, "__name__", "") for p in manager.get_plugins())
+    pathlib.Path({witness!r}).write_text(json.dumps(plugins))
+"""
+
+
+def scenarios(tmp_path: Path) -> tuple[Path, Path]:
+    witness = tmp_path / "ran.json"
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "test_it.py").write_text(WITNESS.format(witness=str(witness)))
+    return tmp_path / "scenarios", witness
+
+
+def test_a_target_whose_preflight_failed_runs_and_records_no_scenario(
+    run: Callable[..., Result], small: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
+    host = tmp_path / "host"
+    (host / "etc" / "nova").mkdir(parents=True)
+    (host / "etc" / "nova" / "nova-cpu.conf").write_text("[libvirt]\nvirt_type = qemu\n")
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(
+        f"clouds_yaml: {tmp_path / 'clouds.yaml'}\ntargets:\n"
+        f"  - name: t\n    combination: {KVM}\n    cloud: lab-cloud\n"
+        f"    hosts: [{{spec: 'local://', roles: [compute], root: '{host}'}}]\n"
+    )
+    folder, witness = scenarios(tmp_path)
+    done = run(
+        "--matrix", str(small), "run", "--lab", str(lab), "--out", str(tmp_path / "out"),
+        "--scenarios", str(folder),
+    )  # fmt: skip
+    assert done.code == 1, done.err
+    [run_dir] = (tmp_path / "out" / "runs").iterdir()
+    assert read_header(run_dir).status == "preflight-failed"
+    assert list(read_results(run_dir)) == [] and not witness.exists()
+    assert "not started: the preflight did not pass" in (run_dir / LOG_FILE).read_text()
+
+
+def test_the_scenario_process_loads_the_harness_plugin_and_no_other_installed_one(
+    run: Callable[..., Result], small: Path, tmp_path: Path
+) -> None:
+    folder, witness = scenarios(tmp_path)
+    done = run(
+        "--matrix", str(small), "run", "--lab", str(hostless_lab(tmp_path)),
+        "--out", str(tmp_path / "out"), "--scenarios", str(folder),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    plugins = json.loads(witness.read_text())
+    assert "harness.scenario.plugin" in plugins and "harness.scenario.fixtures" in plugins
+    # installed here, with pytest11 entry points, and loaded by a bare `pytest`:
+    others = ("_hypothesis_pytestplugin", "testinfra.plugin", "xdist.plugin", "platformdirs")
+    assert not [p for p in plugins if p.startswith(others)], plugins
