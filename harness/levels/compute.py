@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.declarations.applicability import verdict
 from harness.declarations.matrix import Matrix
@@ -27,16 +28,22 @@ from harness.declarations.model import (
     LevelPolicy,
 )
 from harness.errors import BadInput
-from harness.history.evidence import Evidence, Observation, paused_collector, read_observations
+from harness.history.evidence import (
+    Evidence,
+    Observation,
+    paused_collector,
+    read_observations,
+    snapshot,
+)
 from harness.levels.criteria import Case, Parameters, day, iso, judge
+from harness.parallel import available_cpus, can_fork, forked
 
 __all__ = ["COMPUTED_LEVELS", "LEVEL_FAILING", "LEVEL_NA", "LEVEL_UNKNOWN"]  # spelt in the model
 
 RECENT = 30  # evidence rows kept per cell for explanations and cell pages, newest first
 
 
-@dataclass(frozen=True)
-class CriterionResult:
+class CriterionResult(NamedTuple):  # named tuples: cheap to build and pickle by the thousand
     id: str
     name: str
     weight: int
@@ -45,8 +52,7 @@ class CriterionResult:
     runs: tuple[str, ...] = ()  # run ids behind the judgement, newest first
 
 
-@dataclass(frozen=True)
-class Week:
+class Week(NamedTuple):
     """Valid results of one cell in one ISO week: what the pass-rate plot is drawn from."""
 
     start: str  # the Monday, YYYY-MM-DD
@@ -131,12 +137,49 @@ def compute_levels(
     return result
 
 
-def _judge_all(matrix: Matrix, db: Path, judge: Judge, result: LevelMatrix) -> None:
-    combination_ids, feature_ids = result.combinations, result.features
+PARALLEL_FROM_RUNS = 2_000
+"""Runs in the history from which each CPU computes the levels of a share of the
+combinations in a forked process: below, forking and sending the cells back cost more than
+the shares save. (At 25,000 runs and a million results: 4.1 s alone, 2.4 s on 2 CPUs.)"""
+
+
+def _judge_all(
+    matrix: Matrix, db: Path, judge: Judge, result: LevelMatrix, parts: int | None = None
+) -> None:
+    combinations, features = result.combinations, result.features
+    through_run, runs = snapshot(db)
+    if parts is None:
+        big = runs >= PARALLEL_FROM_RUNS and len(combinations) > 1 and can_fork()
+        parts = min(available_cpus(), len(combinations)) if big else 1
+
+    def share(part: int, parts: int) -> dict[tuple[str, str], Cell]:
+        return _judge_share(matrix, db, judge, combinations[part::parts], features, through_run)
+
+    if parts < 2:
+        cells = share(0, 1)
+    else:  # the other shares in forked children, while this process judges the first
+        with forked(share, range(1, parts), parts) as others:
+            cells = share(0, parts)
+        for other in others:
+            cells.update(other.result())
+    for combination_id in combinations:  # declaration order, whoever judged the cell
+        for feature_id in features:
+            result.cells[(feature_id, combination_id)] = cells[(feature_id, combination_id)]
+
+
+def _judge_share(
+    matrix: Matrix,
+    db: Path,
+    judge: Judge,
+    combination_ids: list[str],
+    feature_ids: list[str],
+    through_run: int,
+) -> dict[tuple[str, str], Cell]:
     observations = read_observations(
         matrix, db, combination_ids, feature_ids, keep=RECENT,
-        window_start=judge.window_start, until=iso(judge.now),
+        window_start=judge.window_start, until=iso(judge.now), through_run=through_run,
     )  # fmt: skip
+    cells = {}
     for combination_id in combination_ids:
         combination = matrix.combinations[combination_id]
         for feature_id in feature_ids:
@@ -156,7 +199,8 @@ def _judge_all(matrix: Matrix, db: Path, judge: Judge, result: LevelMatrix) -> N
             else:
                 cell = judge.cell(feature_id, combination_id, seen, bool(feature.tempest))
             cell.flags = applies.flags
-            result.cells[(feature_id, combination_id)] = cell
+            cells[(feature_id, combination_id)] = cell
+    return cells
 
 
 class Judge:

@@ -6,9 +6,11 @@ carries a tooltip with its counts. Every piece of text is escaped: the plot is i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 
 from markupsafe import Markup, escape
 
@@ -22,12 +24,16 @@ DOTS_FOR_ALL = 26  # weeks; beyond, only weeks with failures get a dot
 
 
 def merge_weeks(weeks: Iterable[Sequence[Week]]) -> tuple[Week, ...]:
-    """Several cells' weeks added up week by week (a combination's or a feature's plot)."""
-    totals: dict[str, tuple[int, int]] = {}
-    for series in weeks:
-        for week in series:
-            passed, failed = totals.get(week.start, (0, 0))
-            totals[week.start] = (passed + week.passed, failed + week.failed)
+    """Several cells' weeks added up week by week (a combination's or a feature's plot).
+
+    Cells share most of their weeks (one or two runs a week give the same few counts), so the
+    equal ones are counted first, in C, and each distinct week is added up once: a big lab's
+    plots merge a million and a half weeks."""
+    totals: dict[str, list[int]] = {}
+    for (start, passed, failed), times in Counter(chain.from_iterable(weeks)).items():
+        total = totals.setdefault(start, [0, 0])
+        total[0] += passed * times
+        total[1] += failed * times
     return tuple(Week(start, p, f) for start, (p, f) in sorted(totals.items()))
 
 

@@ -26,10 +26,11 @@ from harness.declarations.matrix import COMBINATION_SEPARATOR, Combination, Matr
 from harness.declarations.model import SLUG_PATTERN, Level
 from harness.levels.compute import LEVEL_FAILING, LEVEL_NA, LEVEL_UNKNOWN, Cell
 from harness.levels.compute import LevelMatrix as Levels
+from harness.parallel import available_cpus, frozen_heap
 from harness.publish.files import FileWriter
 from harness.publish.fragments import Fragments, LevelRow
 from harness.publish.plot import merge_weeks, pass_rate_svg
-from harness.publish.workers import available_cpus, frozen_heap, in_background
+from harness.publish.workers import in_background
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
