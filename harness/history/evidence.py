@@ -148,20 +148,22 @@ def paused_collector() -> Iterator[None]:
             gc.enable()
 
 
+_WANTED_RUNS = "+r.combination IN (SELECT value FROM json_each(:combinations)) AND r.id <= :through"
+"""Runs of the wanted combinations, up to a run key (the unary + keeps SQLite from walking
+runs_by_combination, which would need a sort)."""
+
 STREAM_QUERY = (
     f"SELECT r.id, (x.run << {RESULT_KEY_BITS}) | x.seq, x.feature,"
     " CASE x.outcome WHEN 'passed' THEN 0 WHEN 'skipped' THEN"
     f" (CASE x.skip_category WHEN '{FLAGGED}' THEN 2 ELSE 3 END) ELSE 1 END"
     " FROM runs r CROSS JOIN results x ON x.run = r.id"
-    " WHERE +r.combination IN (SELECT value FROM json_each(:combinations))"
-    " AND r.id <= :through"
-    " ORDER BY r.started_at, r.id, x.seq"
+    f" WHERE {_WANTED_RUNS} ORDER BY r.started_at, r.id, x.seq"
 )
 """Every result of the wanted combinations' runs in run order, as (run key, result key,
 feature, what it says: 0 passed, 1 failed or error, 2 skipped as flagged, 3 skipped
 otherwise). CROSS JOIN keeps runs the outer loop (walking runs_by_start) and results the inner
 one (their primary key, which keeps a run's results together), so the order needs no sort at
-all; the unary + keeps SQLite from walking runs_by_combination instead, which would. The rest
+all. The rest
 of a result is read only for the few each cell keeps (_DETAILS_QUERY): turning a million rows
 into Python objects is most of the cost of a pass."""
 
@@ -192,13 +194,13 @@ def _stream(
         through = _last_run_key(connection) if through_run is None else through_run
         cells_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
         tempest_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
+        wanted = {"combinations": json.dumps(sorted(wanted_combinations)), "through": through}
         runs = _runs(
             connection, matrix, (cells_by_combination, tempest_by_combination), window_start,
-            until, through,
+            until, wanted,
         )  # fmt: skip
         order: list[tuple[tuple[str, str], _Cell]] = []  # cells as first seen
         current = None  # the first row sets run, cells, ignored_why and in_window
-        wanted = {"combinations": json.dumps(sorted(wanted_combinations)), "through": through}
         for run_key, result, feature, says in connection.execute(STREAM_QUERY, wanted):
             if run_key != current:  # (locals, not attributes or globals, in this hot loop)
                 current = run_key
@@ -468,16 +470,18 @@ def _runs(
     cells_by_source: tuple[dict[str, dict[str, _Cell]], dict[str, dict[str, _Cell]]],
     window_start: str,
     until: str | None,
-    through: int,
+    wanted: dict[str, object],
 ) -> _Runs:
-    """Every run by its key, with its verdict and facts, and the cells of its combination (None
-    when the combination was not asked for; a run does not point at its cells, so that cells
-    and runs are freed without waiting for the garbage collector): the scenario cells or, for
-    a Tempest run, the Tempest ones."""
+    """Every run of the wanted combinations (up to the wanted run key) by its key, with its
+    verdict and facts, and the cells of its combination (None when it started after `until`; a
+    run does not point at its cells, so that cells and runs are freed without waiting for the
+    garbage collector): the scenario cells or, for a Tempest run, the Tempest ones."""
     facts: dict[int, dict[str, str]] = {}
     current, of_run = None, {}
     for key, name, value in connection.execute(
-        "SELECT run, name, value FROM facts WHERE run <= ? ORDER BY run, host", (through,)
+        "SELECT f.run, f.name, f.value FROM runs r CROSS JOIN facts f ON f.run = r.id"
+        f" WHERE {_WANTED_RUNS} ORDER BY r.id, f.host",
+        wanted,
     ):
         if key != current:
             current, of_run = key, facts.setdefault(key, {})
@@ -491,8 +495,8 @@ def _runs(
         kind, voting, lab, target, job_url, source,
     ) in connection.execute(
         "SELECT id, run_id, combination, embedded, status, started_at, preflight, forced,"
-        " kind, voting, lab, target, job_url, source FROM runs WHERE id <= ?",
-        (through,),
+        f" kind, voting, lab, target, job_url, source FROM runs r WHERE {_WANTED_RUNS}",
+        wanted,
     ):  # fmt: skip
         versions = tuple(sorted(facts.get(key, {}).items()))
         started_at = utc(started_at)
