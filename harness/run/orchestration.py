@@ -158,7 +158,7 @@ def _run_one(
     events.started(run)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
-        # Started before the preflight, and waiting for its verdict on stdin: its interpreter,
+        # Started before the preflight, and waiting on a pipe for its verdict: its interpreter,
         # imports and declarations load while the preflight runs (on another core).
         child, go_pipe = _start_scenarios(lab, run, options)
         with lock:
@@ -176,7 +176,7 @@ def _run_one(
         finally:
             os.close(go_pipe)  # without a go, it ends at once and runs nothing
         done = threading.Event()
-        watcher = threading.Thread(target=_watch, args=(run, events, child, done), daemon=True)
+        watcher = threading.Thread(target=_watch, args=(run, events, done), daemon=True)
         if go:
             watcher.start()
         for line in child.stdout:  # the log never holds a secret
@@ -251,9 +251,7 @@ def _finish(run: TargetRun, header: RunHeader) -> None:
     junit.write(run.run_dir, header, results)
 
 
-def _watch(
-    run: TargetRun, events: Events, child: subprocess.Popen[str], done: threading.Event
-) -> None:
+def _watch(run: TargetRun, events: Events, done: threading.Event) -> None:
     """Report progress and failures as results land in the record, until `done` (the child
     has ended: one last look, at once rather than at the next tick)."""
     seen = 0
