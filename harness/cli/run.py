@@ -39,7 +39,14 @@ from harness.lab import cells, control, environment
 from harness.lab.state import LabState
 from harness.run.cloud import CloudConfigError, clouds_yaml_of
 from harness.run.cloud import redactor as cloud_redactor
-from harness.run.orchestration import Events, RunOptions, TargetRun, run_targets, select_targets
+from harness.run.orchestration import (
+    Events,
+    RunOptions,
+    ScenarioProcesses,
+    TargetRun,
+    run_targets,
+    select_targets,
+)
 from harness.run.provenance import kind_for
 from harness.run.secrets import Redactor
 
@@ -182,21 +189,28 @@ def embedded_lab(
 def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: Any) -> None:
     """Preflight, scenarios, run records and JUnit per target; exit 1 if a scenario failed."""
     settings: Settings = ctx.obj
-    if lab_file is None:
-        matrix, embedded = settings.lab(settings.embedded_lab_file)
-        slow = frozenset(c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor)
-        chosen = _targets(matrix, embedded, request["combinations"], request["target_names"])
-        wanted = tuple(t.target_name for t in chosen) if len(chosen) < len(embedded.targets) else ()
-        with embedded_lab(settings, lab_dir, wanted) as embedded_file:
-            code = _run(settings, embedded_file, first=slow, **request)
-    else:
-        code = _run(settings, lab_file, **request)
+    # the first target's pytest process imports while the declarations load
+    with ScenarioProcesses(request["scenarios"].resolve().parent, ahead=1) as processes:
+        if lab_file is None:
+            matrix, embedded = settings.lab(settings.embedded_lab_file)
+            slow = frozenset(
+                c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor
+            )
+            chosen = _targets(matrix, embedded, request["combinations"], request["target_names"])
+            wanted = (
+                tuple(t.target_name for t in chosen) if len(chosen) < len(embedded.targets) else ()
+            )
+            with embedded_lab(settings, lab_dir, wanted) as embedded_file:
+                code = _run(settings, embedded_file, processes, first=slow, **request)
+        else:
+            code = _run(settings, lab_file, processes, **request)
     ctx.exit(code)
 
 
 def _run(
     settings: Settings,
     lab_file: Path,
+    processes: ScenarioProcesses,
     combinations: tuple[str, ...],
     target_names: tuple[str, ...],
     features: tuple[str, ...],
@@ -239,7 +253,7 @@ def _run(
     workers = jobs or min(len(targets), os.cpu_count() or 1)
     try:
         with events.bars:
-            runs = run_targets(matrix, lab, targets, options, events, workers, redact)
+            runs = run_targets(matrix, lab, targets, options, events, workers, redact, processes)
     except KeyboardInterrupt:
         out_console.print("interrupted: scenarios cleaned up and runs recorded as interrupted")
         return EXIT_INTERRUPTED

@@ -28,7 +28,6 @@ from harness.run import cloud as cloud_api
 from harness.run import junit
 from harness.run.provenance import provenance_for
 from harness.run.records import (
-    GO,
     LOG_FILE,
     PLANNED_FILE,
     RunHeader,
@@ -101,7 +100,13 @@ def run_targets(
     events: Events,
     jobs: int,
     redactor_for: Callable[[Target], Redactor],
+    processes: ScenarioProcesses | None = None,
 ) -> list[TargetRun]:
+    """Run the targets, `jobs` at once; `processes` may hold a pytest process started ahead
+    (by the CLI, at its first step; the caller closes what it gives)."""
+    if processes is None:
+        with ScenarioProcesses(options.scenarios.parent) as own:
+            return run_targets(matrix, lab, targets, options, events, jobs, redactor_for, own)
     runs = [
         TargetRun(t, run_id := new_run_id(t.target_name), options.out / "runs" / run_id)
         for t in targets
@@ -112,8 +117,9 @@ def run_targets(
 
     def one(run: TargetRun) -> TargetRun:
         return _run_one(
-            matrix, lab, run, options, events, redactor_for(run.target), stop, children, lock
-        )
+            matrix, lab, run, options, events, redactor_for(run.target), stop, children, lock,
+            processes,
+        )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(one, run) for run in longest_first(runs, options.first)]
@@ -148,6 +154,7 @@ def _run_one(
     stop: threading.Event,
     children: list[subprocess.Popen[str]],
     lock: threading.Lock,
+    processes: ScenarioProcesses,
 ) -> TargetRun:
     combination = matrix.combinations[run.target.combination]
     provenance = provenance_for(
@@ -158,9 +165,9 @@ def _run_one(
     events.started(run)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
-        # Started before the preflight, and waiting on a pipe for its verdict: its interpreter,
-        # imports and declarations load while the preflight runs (on another core).
-        child, go_pipe = _start_scenarios(lab, run, options)
+        # Started before the preflight (the first even before the declarations were loaded),
+        # its imports done on another core meanwhile, it waits on a pipe for what to run.
+        child, order = processes.take()
         with lock:
             children.append(child)
         assert child.stdout is not None
@@ -170,11 +177,14 @@ def _run_one(
             write_header(run.run_dir, header)
             go = header.status != "preflight-failed" and not stop.is_set()
             if go:
-                os.write(go_pipe, GO)
-        except BrokenPipeError:  # it ended already (a usage error); its log says why
+                with os.fdopen(order, "wb") as pipe:
+                    order = -1
+                    pipe.write(json.dumps(_pytest_args(lab, run, options)).encode())
+        except BrokenPipeError:  # it ended already; its log says why
             pass
         finally:
-            os.close(go_pipe)  # without a go, it ends at once and runs nothing
+            if order >= 0:
+                os.close(order)  # without its arguments, it ends at once and runs nothing
         done = threading.Event()
         watcher = threading.Thread(target=_watch, args=(run, events, done), daemon=True)
         if go:
@@ -200,42 +210,78 @@ def _run_one(
     return run
 
 
-def _start_scenarios(
-    lab: Lab, run: TargetRun, options: RunOptions
-) -> tuple[subprocess.Popen[str], int]:
-    """The target's pytest process, and the pipe it waits on for `GO`. Only the harness's
-    plugin (and xdist's, for workers) is loaded: whatever else the environment has installed
-    neither slows nor changes a run."""
-    go_read, go_write = os.pipe()
-    command = [
-        sys.executable, "-m", "pytest", str(options.scenarios), "-p", "harness.scenario.plugin",
-        "-p", "no:cacheprovider", "-o", "console_output_style=classic",
-        "--matrix-dir", str(options.matrix_dir), "--lab", str(lab.path),
-        "--target", run.target.target_name, "--run-id", run.run_id,
-        "--record-dir", str(run.run_dir), f"--go-fd={go_read}",
-        *(f"--feature={f}" for f in options.features),
+def _pytest_args(lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
+    """What a target's pytest process runs. Only the harness's plugin (and xdist's, for
+    workers) is loaded: whatever else the environment has installed neither slows nor changes
+    a run (ScenarioProcesses turns plugin autoloading off)."""
+    args = [
+        str(options.scenarios), "-p", "harness.scenario.plugin", "-p", "no:cacheprovider",
+        "-o", "console_output_style=classic", "--matrix-dir", str(options.matrix_dir),
+        "--lab", str(lab.path), "--target", run.target.target_name, "--run-id", run.run_id,
+        "--record-dir", str(run.run_dir), *(f"--feature={f}" for f in options.features),
     ]  # fmt: skip
     workers = options.concurrency or run.target.concurrency
     if workers > 1:  # pytest-xdist; the controller alone writes the record (scenario.concurrency)
-        command += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "load"]
-    try:
-        child = subprocess.Popen(
-            command,
-            cwd=options.scenarios.parent,  # the checkout: its pyproject.toml configures pytest
-            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(go_read,),
-            text=True,
-            start_new_session=True,
-        )
-    except BaseException:
-        os.close(go_write)
-        raise
-    finally:
-        os.close(go_read)
-    return child, go_write
+        args += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "load"]
+    return args
+
+
+class ScenarioProcesses:
+    """Targets' pytest processes (`harness.run.scenario_process`), each started before its
+    target needs it, and given its pytest arguments on a pipe once the preflight passed.
+
+    `ahead` are started at once: `matrix run` starts one at its first step, so the first
+    target's interpreter imports while the run loads the declarations. Every later one starts
+    when its target does, beside its preflight. A process nobody took ends at `close`."""
+
+    def __init__(self, checkout: Path, ahead: int = 0) -> None:
+        self.checkout = checkout  # its pyproject.toml configures pytest
+        self._ready = [self._start() for _ in range(ahead)]
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[subprocess.Popen[str], int]:
+        """A started process and the pipe to write its arguments to (close it to stop it)."""
+        with self._lock:
+            if self._ready:
+                return self._ready.pop()
+        return self._start()
+
+    def __enter__(self) -> ScenarioProcesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the processes nobody took (each says it was not started, and exits)."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for child, order in ready:
+            os.close(order)
+            assert child.stdout is not None
+            child.stdout.read()
+            child.wait()
+
+    def _start(self) -> tuple[subprocess.Popen[str], int]:
+        order_read, order_write = os.pipe()
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "harness.run.scenario_process", str(order_read)],
+                cwd=self.checkout,
+                env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(order_read,),
+                text=True,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(order_write)
+            raise
+        finally:
+            os.close(order_read)
+        return child, order_write
 
 
 def _status_from(code: int, stop: threading.Event) -> str:
@@ -261,12 +307,12 @@ def _watch(run: TargetRun, events: Events, done: threading.Event) -> None:
         if run.planned is None and planned.exists():
             run.planned = int(planned.read_text().strip() or 0)
         results = list(read_results(run.run_dir))
-        for result in results[seen:]:
+        for count, result in enumerate(results[seen:], start=seen + 1):  # one step each
             failure = None
             if result.outcome in ("failed", "error"):
                 first = (result.message or "").splitlines()[:1]
                 failure = f"{result.scenario}: {first[0] if first else result.outcome}"
-            events.progress(run, len(results), failure)
+            events.progress(run, count, failure)
         seen = len(results)
         if finished:
             return

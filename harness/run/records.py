@@ -47,9 +47,6 @@ RESULTS_FILE = "results.jsonl"
 PLANNED_FILE = "planned"
 LOG_FILE = "run.log"
 JUNIT_FILE = "junit.xml"
-GO = b"go\n"
-"""What `matrix run` writes to its pytest process once the preflight has passed (the process
-starts before it, and runs nothing without this line: `--go-fd`)."""
 FORMAT_VERSION: Literal[1] = 1
 RESULT_LINE_LIMIT = 1 << 20  # bytes of one results.jsonl line (a result is ~300)
 RUN_FILE_BYTES = 16 << 20  # of run.json (a header with facts of many hosts is ~100 KiB)

@@ -24,7 +24,6 @@ from harness.declarations.problems import DeclarationError, unknown
 from harness.errors import BadInput
 from harness.run import cloud as cloud_api
 from harness.run.records import (
-    GO,
     PLANNED_FILE,
     RUN_FILE,
     new_run_id,
@@ -68,12 +67,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write each result to this run directory as it finishes (run.json, results.jsonl)",
     )
     group.addoption(
-        "--go-fd",
-        type=int,
-        help="wait for `go` on this file descriptor before anything is recorded or run "
-        "(`matrix run` starts the process during its preflight); anything else ends the session",
-    )
-    group.addoption(
         "--feature",
         action="append",
         dest="matrix_features",
@@ -107,8 +100,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("record_dir") and threading.current_thread() is threading.main_thread():
         # `matrix run` stops its scenarios with SIGINT, even where the shell had it ignored
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if (go_fd := config.getoption("go_fd")) is not None and not is_worker(config):
-        _await_go(go_fd)
     if (record_dir := config.getoption("record_dir")) and not is_worker(config):
         context = config.stash[CONTEXT]
         config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
@@ -116,16 +107,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[OWNS_HEADER] = _start_record(
             config, Path(record_dir), context, config.stash[RUN_ID]
         )
-
-
-def _await_go(fd: int) -> None:
-    """Block until `matrix run` says its preflight passed. A pipe closed without it (the
-    preflight failed, or the run was stopped) ends the session before anything is recorded or
-    run. (Not stdin: pytest's capture puts /dev/null there.)"""
-    with open(fd, "rb", closefd=True) as pipe:
-        said = pipe.readline()
-    if said != GO:
-        pytest.exit("not started: the preflight did not pass, or the run was stopped", 2)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -30,5 +30,6 @@ def test_without_a_terminal_each_step_of_a_target_is_a_line(
     lines = done.out.splitlines()
     steps = [line for line in lines if line.startswith("t: ")]
     assert steps[0] == "t: preflight skipped"  # no hosts to check
-    assert "t: 2/2 scenarios done" in steps
+    assert "t: 1/2 scenarios done" in steps and "t: 2/2 scenarios done" in steps
+    assert len(set(steps)) == len(steps), steps  # results landing together: a line each
     assert steps[-1] == "t: complete"

@@ -1,5 +1,7 @@
-"""The pytest process `matrix run` starts for a target: it starts during the preflight but runs
-nothing unless the preflight passed, and it loads no pytest plugin but the harness's."""
+"""The pytest process `matrix run` starts for a target: it starts before its preflight (the
+first before the declarations load) but runs nothing unless the preflight passed, it loads no
+pytest plugin but the harness's, and what it imports ahead leaves pytest free to rewrite the
+harness's plugin modules."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.run.orchestration import ScenarioProcesses
 from harness.run.records import LOG_FILE, read_header, read_results
+from harness.run.scenario_process import NOT_STARTED
 from tests.conftest import Result, hostless_lab
 
 KVM = "libvirt-kvm/local-qcow2/ovs"
@@ -51,7 +55,7 @@ def test_a_target_whose_preflight_failed_runs_and_records_no_scenario(
     [run_dir] = (tmp_path / "out" / "runs").iterdir()
     assert read_header(run_dir).status == "preflight-failed"
     assert list(read_results(run_dir)) == [] and not witness.exists()
-    assert "not started: the preflight did not pass" in (run_dir / LOG_FILE).read_text()
+    assert NOT_STARTED in (run_dir / LOG_FILE).read_text()
 
 
 def test_the_scenario_process_loads_the_harness_plugin_and_no_other_installed_one(
@@ -68,3 +72,12 @@ def test_the_scenario_process_loads_the_harness_plugin_and_no_other_installed_on
     # installed here, with pytest11 entry points, and loaded by a bare `pytest`:
     others = ("_hypothesis_pytestplugin", "testinfra.plugin", "xdist.plugin", "platformdirs")
     assert not [p for p in plugins if p.startswith(others)], plugins
+    [run_dir] = (tmp_path / "out" / "runs").iterdir()
+    assert "cannot be rewritten" not in (run_dir / LOG_FILE).read_text()
+
+
+def test_a_process_started_ahead_that_no_target_takes_ends_at_close(tmp_path: Path) -> None:
+    with ScenarioProcesses(tmp_path, ahead=1) as processes:
+        [(child, _)] = processes._ready
+    assert child.returncode == 2  # ended, and waited for: no zombie, no orphan
+    assert processes._ready == []
