@@ -148,6 +148,8 @@ def paused_collector() -> Iterator[None]:
             gc.enable()
 
 
+EVERY_RUN = (1 << 63) - 1  # the largest run key SQLite can store
+
 _WANTED_RUNS = "+r.combination IN (SELECT value FROM json_each(:combinations)) AND r.id <= :through"
 """Runs of the wanted combinations, up to a run key (the unary + keeps SQLite from walking
 runs_by_combination, which would need a sort)."""
@@ -163,9 +165,8 @@ STREAM_QUERY = (
 feature, what it says: 0 passed, 1 failed or error, 2 skipped as flagged, 3 skipped
 otherwise). CROSS JOIN keeps runs the outer loop (walking runs_by_start) and results the inner
 one (their primary key, which keeps a run's results together), so the order needs no sort at
-all. The rest
-of a result is read only for the few each cell keeps (_DETAILS_QUERY): turning a million rows
-into Python objects is most of the cost of a pass."""
+all. The rest of a result is read only for the few each cell keeps (_DETAILS_QUERY): turning a
+million rows into Python objects is most of the cost of a pass."""
 
 _DETAILS_QUERY = (
     "SELECT x.run, x.seq, x.outcome, x.scenario, x.duration_s, x.message, x.microversion,"
@@ -191,7 +192,8 @@ def _stream(
     connection = connect_read_only(db)
     try:
         connection.execute("BEGIN")  # one snapshot for every query, whoever ingests meanwhile
-        through = _last_run_key(connection) if through_run is None else through_run
+        # without a snapshot, the transaction's own view is the bound: every run in it
+        through = EVERY_RUN if through_run is None else through_run
         cells_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
         tempest_by_combination: dict[str, dict[str, _Cell]] = {c: {} for c in wanted_combinations}
         wanted = {"combinations": json.dumps(sorted(wanted_combinations)), "through": through}
@@ -281,10 +283,6 @@ def snapshot(db: Path) -> Snapshot:
         return Snapshot(int(row[0]), int(row[1]))
     finally:
         connection.close()
-
-
-def _last_run_key(connection: sqlite3.Connection) -> int:
-    return int(connection.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0])
 
 
 class _Run:

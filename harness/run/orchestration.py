@@ -10,6 +10,7 @@ records the run as interrupted; then we finish the records and stop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -176,15 +177,8 @@ def _run_one(
             header = _preflight(matrix, lab, run, header, options, events, redactor)
             write_header(run.run_dir, header)
             go = header.status != "preflight-failed" and not stop.is_set()
-            if go:
-                with os.fdopen(order, "wb") as pipe:
-                    order = -1
-                    pipe.write(json.dumps(_pytest_args(lab, run, options)).encode())
-        except BrokenPipeError:  # it ended already; its log says why
-            pass
         finally:
-            if order >= 0:
-                os.close(order)  # without its arguments, it ends at once and runs nothing
+            _hand_over(order, _pytest_args(lab, run, options) if go else None)
         done = threading.Event()
         watcher = threading.Thread(target=_watch, args=(run, events, done), daemon=True)
         if go:
@@ -208,6 +202,15 @@ def _run_one(
     _finish(run, final.model_copy(update={"status": status, "ended_at": final.ended_at or now()}))
     events.finished(run)
     return run
+
+
+def _hand_over(order: int, args: list[str] | None) -> None:
+    """Write a started pytest process its arguments and close the pipe; closed without
+    them (None), it ends at once and runs nothing."""
+    # a broken pipe: it ended already, and its log says why (the file is closed either way)
+    with contextlib.suppress(BrokenPipeError), os.fdopen(order, "wb") as pipe:
+        if args is not None:
+            pipe.write(json.dumps(args).encode())
 
 
 def _pytest_args(lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
