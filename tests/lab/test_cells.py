@@ -19,7 +19,11 @@ from openstack import exceptions
 from openstack.compute.v2.server import Server
 from openstack.connection import Connection
 
+from harness.declarations.loading import load_matrix
+from harness.lab import control
+from harness.lab.cells import cells_from
 from harness.lab.state import LabState
+from tests.conftest import SHIPPED
 from tests.lab.conftest import connect, wait_for
 
 IMAGE = "155d900f-4e14-4e4c-a73d-069cbf4541e6"  # seeded by Nova's Glance fixture
@@ -344,3 +348,40 @@ def test_make_port_names_tags_and_cleans_up(running_lab: LabState, live_local: C
     assert live_local.network.find_port(port.id, ignore_missing=True) is not None
     cleanup.run()
     assert live_local.network.find_port(port.id, ignore_missing=True) is None
+
+
+def test_a_cell_replays_the_schemas_of_its_virtualenv_and_remakes_a_damaged_seed(
+    tmp_path: Path, lab_python: Path
+) -> None:
+    """Nova's migrations run once per lab virtualenv: a cell replays the kept schemas (and
+    serves from them); a seed it cannot use is migrated anew and replaced."""
+    matrix = load_matrix(SHIPPED)
+    (cell,) = [c for c in cells_from(matrix, matrix.labs["embedded"]) if c.name == "nolive-local"]
+    seed = lab_python.parent.parent / "nova-schema-seed.json"
+
+    def boot(name: str) -> str:
+        state = LabState(tmp_path / name)
+        try:
+            control.up(state, [cell], lab_python)
+            conn = connect(state, "embedded-nolive-local")
+            assert conn.compute.find_flavor("m1.tiny", ignore_missing=False)  # the DB serves
+            return (state.cell_dir(cell.name) / "cell.log").read_text()
+        finally:
+            control.down(state)
+
+    boot("first")  # makes the seed if no cell made it before
+    kept = json.loads(seed.read_text())
+    assert sorted(kept["schemas"]) == ["api", "main"]
+    assert all("CREATE TABLE" in sql for sql in kept["schemas"].values())
+    log = boot("replayed")
+    assert f"database schemas replayed from {seed}" in log
+    assert "Applying migration(s)" not in log
+
+    seed.write_text('{"nova": "34.0.0", "schemas": {"main": ')  # cut short
+    log = boot("remade")
+    assert "Applying migration(s)" in log
+    assert f"database schemas migrated, and kept in {seed}" in log
+    remade = json.loads(seed.read_text())
+    assert remade["nova"] == kept["nova"]
+    for kind, sql in kept["schemas"].items():  # the same statements (index order varies)
+        assert sorted(remade["schemas"][kind].split(";")) == sorted(sql.split(";"))

@@ -34,6 +34,9 @@ Traps handled here, each verified by hand when the lab was built:
   readers, and a writer that waits on a reader gives up after SQLite's 5 s ("database is
   locked", a live migration stuck in MIGRATING) when the machine is busy: every connection
   waits up to 60 s instead (sqlite_waits_for_locks).
+- Nova's fixture migrates each database with alembic (a third of a second a cell): the
+  schemas the first cell of a virtualenv migrated are kept there and replayed
+  (schema_seed.py).
 - cell.doCleanups() takes ~10 s (thread pools draining) and everything is in memory anyway:
   on SIGTERM/SIGINT remove endpoint.json and the temp dir, then os._exit(0).
 """
@@ -292,6 +295,7 @@ def make_cell_class(keystone, skipped_fixtures=frozenset()):
 
         def setUp(self):
             import identity
+            import schema_seed
             from nova import conf
 
             # Trap: api-paste.ini is installed under <venv>/etc/nova, not site-packages.
@@ -299,7 +303,12 @@ def make_cell_class(keystone, skipped_fixtures=frozenset()):
             self.flags(api_paste_config=paste, group="wsgi")
             # before the API is loaded: auth_token builds its auth plugin when created
             identity.configure_auth_token(conf.CONF, keystone)
+            seeded = schema_seed.load()
             super().setUp()
+            if seeded:
+                LOG.info("database schemas replayed from %s", schema_seed.SEED)
+            elif schema_seed.keep():
+                LOG.info("database schemas migrated, and kept in %s", schema_seed.SEED)
             policy_is_found(conf.CONF)
 
         def useFixture(self, fixture):
