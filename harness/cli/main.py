@@ -20,12 +20,13 @@ from pathlib import Path
 import click
 
 from harness import __version__
-from harness.cli.registry import COMMANDS
+from harness.cli.registry import COMMANDS, PRELUDES
 from harness.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, MatrixError
 
 
 class LazyGroup(click.Group):
-    """A group that imports a command's module only when that command is looked up to run."""
+    """A group that imports a command's module only when that command is looked up to run
+    (after starting its prelude, if it has one)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -34,6 +35,9 @@ class LazyGroup(click.Group):
         found = COMMANDS.get(cmd_name)
         if found is None:
             return None
+        if cmd_name in PRELUDES and not ctx.resilient_parsing:
+            prelude_module, function = PRELUDES[cmd_name]
+            getattr(importlib.import_module(prelude_module), function)(ctx)
         module, attribute, _ = found
         command = getattr(importlib.import_module(f"harness.cli.{module}"), attribute)
         assert isinstance(command, click.Command)

@@ -1,7 +1,8 @@
 """The commands of `matrix`: where each lives and the line `matrix --help` shows for it.
 
 The one source of both: the command's decorator takes its short help from here, and the
-group (`main.LazyGroup`) lists them from here without importing a single command module.
+group (`main.LazyGroup`) lists them from here without importing a single command module. A
+command may have a prelude: what starts before its module is imported.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ci": ("ci", "ci", "CI jobs (Zuul, GitHub, GitLab): a job per combination, publish."),
 }
 """Command name -> (module of harness.cli, the command's attribute there, its short help)."""
+
+PRELUDES: dict[str, tuple[str, str]] = {
+    "run": ("harness.run.launcher", "start_ahead"),
+}
+"""Command name -> (module, function) called with the click context as soon as the command is
+chosen, before its module is imported: work that should overlap that import and the command's
+first steps (`matrix run`'s first pytest process imports for half a second)."""
 
 
 def short_help(name: str) -> str:

@@ -39,10 +39,10 @@ from harness.lab import cells, control, environment
 from harness.lab.state import LabState
 from harness.run.cloud import CloudConfigError, clouds_yaml_of
 from harness.run.cloud import redactor as cloud_redactor
+from harness.run.launcher import ScenarioProcesses, started_ahead
 from harness.run.orchestration import (
     Events,
     RunOptions,
-    ScenarioProcesses,
     TargetRun,
     run_targets,
     select_targets,
@@ -189,21 +189,17 @@ def embedded_lab(
 def run(ctx: click.Context, /, lab_file: Path | None, lab_dir: Path, **request: Any) -> None:
     """Preflight, scenarios, run records and JUnit per target; exit 1 if a scenario failed."""
     settings: Settings = ctx.obj
-    # the first target's pytest process imports while the declarations load
-    with ScenarioProcesses(request["scenarios"].resolve().parent, ahead=1) as processes:
-        if lab_file is None:
-            matrix, embedded = settings.lab(settings.embedded_lab_file)
-            slow = frozenset(
-                c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor
-            )
-            chosen = _targets(matrix, embedded, request["combinations"], request["target_names"])
-            wanted = (
-                tuple(t.target_name for t in chosen) if len(chosen) < len(embedded.targets) else ()
-            )
-            with embedded_lab(settings, lab_dir, wanted) as embedded_file:
-                code = _run(settings, embedded_file, processes, first=slow, **request)
-        else:
-            code = _run(settings, lab_file, processes, **request)
+    # the first target's pytest process, started as the command was chosen, imports meanwhile
+    processes = started_ahead(ctx)
+    if lab_file is None:
+        matrix, embedded = settings.lab(settings.embedded_lab_file)
+        slow = frozenset(c.name for c in cells.cells_from(matrix, embedded) if c.real_hypervisor)
+        chosen = _targets(matrix, embedded, request["combinations"], request["target_names"])
+        wanted = tuple(t.target_name for t in chosen) if len(chosen) < len(embedded.targets) else ()
+        with embedded_lab(settings, lab_dir, wanted) as embedded_file:
+            code = _run(settings, embedded_file, processes, first=slow, **request)
+    else:
+        code = _run(settings, lab_file, processes, **request)
     ctx.exit(code)
 
 

@@ -10,12 +10,10 @@ records the run as interrupted; then we finish the records and stop.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +25,7 @@ from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.model import Target
 from harness.run import cloud as cloud_api
 from harness.run import junit
+from harness.run.launcher import ScenarioProcesses
 from harness.run.provenance import provenance_for
 from harness.run.records import (
     LOG_FILE,
@@ -104,9 +103,9 @@ def run_targets(
     processes: ScenarioProcesses | None = None,
 ) -> list[TargetRun]:
     """Run the targets, `jobs` at once; `processes` may hold a pytest process started ahead
-    (by the CLI, at its first step; the caller closes what it gives)."""
+    (by the CLI, as the command was chosen; the caller closes what it gives)."""
     if processes is None:
-        with ScenarioProcesses(options.scenarios.parent) as own:
+        with ScenarioProcesses() as own:
             return run_targets(matrix, lab, targets, options, events, jobs, redactor_for, own)
     runs = [
         TargetRun(t, run_id := new_run_id(t.target_name), options.out / "runs" / run_id)
@@ -166,19 +165,21 @@ def _run_one(
     events.started(run)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
-        # Started before the preflight (the first even before the declarations were loaded),
-        # its imports done on another core meanwhile, it waits on a pipe for what to run.
+        # Started before the preflight (the first as the command was chosen), its imports
+        # done on another core meanwhile; it configures pytest while the preflight runs, and
+        # runs once told to go.
         child, order = processes.take()
         with lock:
             children.append(child)
         assert child.stdout is not None
         go = False
         try:
+            order.what(options.scenarios.parent, _pytest_args(lab, run, options))
             header = _preflight(matrix, lab, run, header, options, events, redactor)
             write_header(run.run_dir, header)
             go = header.status != "preflight-failed" and not stop.is_set()
         finally:
-            _hand_over(order, _pytest_args(lab, run, options) if go else None)
+            order.close(go)
         done = threading.Event()
         watcher = threading.Thread(target=_watch, args=(run, events, done), daemon=True)
         if go:
@@ -204,19 +205,10 @@ def _run_one(
     return run
 
 
-def _hand_over(order: int, args: list[str] | None) -> None:
-    """Write a started pytest process its arguments and close the pipe; closed without
-    them (None), it ends at once and runs nothing."""
-    # a broken pipe: it ended already, and its log says why (the file is closed either way)
-    with contextlib.suppress(BrokenPipeError), os.fdopen(order, "wb") as pipe:
-        if args is not None:
-            pipe.write(json.dumps(args).encode())
-
-
 def _pytest_args(lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
     """What a target's pytest process runs. Only the harness's plugin (and xdist's, for
     workers) is loaded: whatever else the environment has installed neither slows nor changes
-    a run (ScenarioProcesses turns plugin autoloading off)."""
+    a run (the launcher turns plugin autoloading off)."""
     args = [
         str(options.scenarios), "-p", "harness.scenario.plugin", "-p", "no:cacheprovider",
         "-o", "console_output_style=classic", "--matrix-dir", str(options.matrix_dir),
@@ -227,64 +219,6 @@ def _pytest_args(lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
     if workers > 1:  # pytest-xdist; the controller alone writes the record (scenario.concurrency)
         args += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "load"]
     return args
-
-
-class ScenarioProcesses:
-    """Targets' pytest processes (`harness.run.scenario_process`), each started before its
-    target needs it, and given its pytest arguments on a pipe once the preflight passed.
-
-    `ahead` are started at once: `matrix run` starts one at its first step, so the first
-    target's interpreter imports while the run loads the declarations. Every later one starts
-    when its target does, beside its preflight. A process nobody took ends at `close`."""
-
-    def __init__(self, checkout: Path, ahead: int = 0) -> None:
-        self.checkout = checkout  # its pyproject.toml configures pytest
-        self._ready = [self._start() for _ in range(ahead)]
-        self._lock = threading.Lock()
-
-    def take(self) -> tuple[subprocess.Popen[str], int]:
-        """A started process and the pipe to write its arguments to (close it to stop it)."""
-        with self._lock:
-            if self._ready:
-                return self._ready.pop()
-        return self._start()
-
-    def __enter__(self) -> ScenarioProcesses:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """End the processes nobody took (each says it was not started, and exits)."""
-        with self._lock:
-            ready, self._ready = self._ready, []
-        for child, order in ready:
-            os.close(order)
-            assert child.stdout is not None
-            child.stdout.read()
-            child.wait()
-
-    def _start(self) -> tuple[subprocess.Popen[str], int]:
-        order_read, order_write = os.pipe()
-        try:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "harness.run.scenario_process", str(order_read)],
-                cwd=self.checkout,
-                env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(order_read,),
-                text=True,
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(order_write)
-            raise
-        finally:
-            os.close(order_read)
-        return child, order_write
 
 
 def _status_from(code: int, stop: threading.Event) -> str:

@@ -1,11 +1,12 @@
 """A target's pytest process, started before `matrix run` knows what it will run.
 
-`matrix run` starts one as its first step, and one per further target as that target starts
-(`python -m harness.run.scenario_process FD`). It imports what every scenario session needs
-(pytest, openstacksdk, the declarations' models, the harness's scenario modules) while the run
-loads the declarations and the preflight checks the target, then reads its pytest arguments
-from the pipe FD (one JSON list) and runs them. A pipe closed without them means nothing is to
-run (no target took it, the preflight failed, the run was stopped): it ends at once.
+Started by `harness.run.launcher` (`python -m harness.run.scenario_process FD`), it imports
+what every scenario session needs (pytest, openstacksdk, the declarations' models, the
+harness's scenario modules) while the run loads the declarations. Then it reads from the pipe
+FD what to run (a JSON line: the checkout to run in, the pytest arguments) and starts pytest,
+which configures while the target's preflight runs; the session itself waits at its start
+(`Gate`) for go. A pipe closed without go means nothing is to run (the preflight failed, the
+run was stopped, no target took it): it ends having collected, run and recorded nothing.
 
 The harness's plugin modules are not imported here: pytest must import them itself to rewrite
 their asserts. Only the modules they import are.
@@ -15,10 +16,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
+from typing import BinaryIO
+
+import pytest
+
+from harness.run.launcher import GO
 
 WARM_IMPORTS = (
-    "pytest",
     "openstack.connection",
     "harness.declarations.loading",
     "harness.run.cloud",
@@ -32,20 +38,37 @@ WARM_IMPORTS = (
 NOT_STARTED = "not started: the preflight did not pass, or the run was stopped"
 
 
+class Gate:
+    """Holds the session at its start, configured but with nothing collected, run or
+    recorded, until the run says go."""
+
+    def __init__(self, pipe: BinaryIO) -> None:
+        self.pipe = pipe
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        try:
+            verdict = self.pipe.read()
+        except KeyboardInterrupt:  # `matrix run` was stopped while this waited
+            verdict = b""
+        if verdict != GO:
+            pytest.exit(NOT_STARTED, returncode=2)
+
+
 def main(fd: int) -> int:
     for module in WARM_IMPORTS:
         importlib.import_module(module)
-    try:
-        with open(fd, "rb") as pipe:
-            order = pipe.read()
-    except KeyboardInterrupt:  # `matrix run` was stopped while this waited
-        order = b""
-    if not order:
-        print(NOT_STARTED, flush=True)
-        return 2
-    import pytest
-
-    return int(pytest.main(json.loads(order)))
+    with open(fd, "rb") as pipe:
+        try:
+            line = pipe.readline()
+        except KeyboardInterrupt:
+            line = b""
+        if not line.endswith(b"\n"):
+            print(NOT_STARTED, flush=True)
+            return 2
+        order = json.loads(line)
+        os.chdir(order["cwd"])  # the checkout: its pyproject.toml configures pytest
+        return int(pytest.main(order["args"], plugins=[Gate(pipe)]))
 
 
 if __name__ == "__main__":

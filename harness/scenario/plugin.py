@@ -100,13 +100,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("record_dir") and threading.current_thread() is threading.main_thread():
         # `matrix run` stops its scenarios with SIGINT, even where the shell had it ignored
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if (record_dir := config.getoption("record_dir")) and not is_worker(config):
-        context = config.stash[CONTEXT]
-        config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
-        config.pluginmanager.register(config.stash[RECORDER], "matrix-recorder")
-        config.stash[OWNS_HEADER] = _start_record(
-            config, Path(record_dir), context, config.stash[RUN_ID]
-        )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start recording: at the session's start, not at configure, because `matrix run` lets
+    its pytest process configure before the preflight has passed and written the header."""
+    config = session.config
+    record_dir = config.getoption("record_dir")
+    if CONTEXT not in config.stash or not record_dir or is_worker(config):
+        return
+    context = config.stash[CONTEXT]
+    config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
+    config.pluginmanager.register(config.stash[RECORDER], "matrix-recorder")
+    config.stash[OWNS_HEADER] = _start_record(
+        config, Path(record_dir), context, config.stash[RUN_ID]
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,10 +6,12 @@ harness's plugin modules."""
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.run.orchestration import ScenarioProcesses
+from harness.run.launcher import Order, ScenarioProcesses
 from harness.run.records import LOG_FILE, read_header, read_results
 from harness.run.scenario_process import NOT_STARTED
 from tests.conftest import Result, hostless_lab
@@ -23,6 +25,14 @@ def test_it(request):
     manager = request.config.pluginmanager
     plugins = sorted(getattr(p, "__name__", "") for p in manager.get_plugins())
     pathlib.Path({witness!r}).write_text(json.dumps(plugins))
+"""
+
+
+CONFIGURED = """
+import pathlib
+
+def pytest_configure(config):
+    pathlib.Path({mark!r}).write_text("configured")
 """
 
 
@@ -76,8 +86,43 @@ def test_the_scenario_process_loads_the_harness_plugin_and_no_other_installed_on
     assert "cannot be rewritten" not in (run_dir / LOG_FILE).read_text()
 
 
-def test_a_process_started_ahead_that_no_target_takes_ends_at_close(tmp_path: Path) -> None:
-    with ScenarioProcesses(tmp_path, ahead=1) as processes:
+def test_a_process_started_ahead_that_no_target_takes_ends_at_close() -> None:
+    with ScenarioProcesses(ahead=1) as processes:
         [(child, _)] = processes._ready
-    assert child.returncode == 2  # ended, and waited for: no zombie, no orphan
+    assert child.returncode is not None  # ended, and waited for: no zombie, no orphan
     assert processes._ready == []
+
+
+def configured(tmp_path: Path) -> tuple[subprocess.Popen[str], Order, Path]:
+    """A started process told what to run, once pytest has configured (not told to go yet);
+    and the file its one test writes when it runs."""
+    folder, witness = scenarios(tmp_path)
+    mark = tmp_path / "configured"
+    (folder / "conftest.py").write_text(CONFIGURED.format(mark=str(mark)))
+    child, order = ScenarioProcesses().take()
+    order.what(tmp_path, [str(folder), "-p", "no:cacheprovider"])
+    deadline = time.monotonic() + 60
+    while not mark.exists():
+        assert child.poll() is None, child.stdout.read() if child.stdout else ""
+        assert time.monotonic() < deadline, "pytest never configured"
+        time.sleep(0.05)
+    return child, order, witness
+
+
+def test_pytest_configures_before_go_and_runs_only_once_told(tmp_path: Path) -> None:
+    child, order, witness = configured(tmp_path)
+    time.sleep(0.3)  # configured, waiting: what it would run has not started
+    assert not witness.exists()
+    order.close(go=True)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 0, out
+    assert witness.exists() and "1 passed" in out
+
+
+def test_a_configured_process_never_told_to_go_ends_having_run_nothing(tmp_path: Path) -> None:
+    child, order, witness = configured(tmp_path)
+    order.close(go=False)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 2
+    assert NOT_STARTED in out and "collected" not in out
+    assert not witness.exists()
