@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -64,15 +65,26 @@ def run_preflight(
     if target.combination not in matrix.combinations:
         name, combination = target.target_name, target.combination
         raise ValueError(f"target {name!r}: unknown combination {combination!r}")
-    outcomes = names.check_names(cloud, target) if cloud is not None else []
-    hosts = target.host_entries
-    if not hosts:  # nothing verifies the combination: skipped, unless a name is wrong anyway
+    # The cloud's names are looked up while the hosts are checked: both mostly wait.
+    with ThreadPoolExecutor(1, thread_name_prefix="preflight-names") as pool:
+        named = pool.submit(names.check_names, cloud, target) if cloud is not None else None
+        checked, facts = _check_hosts(matrix, target, connect)
+        outcomes = (named.result() if named is not None else []) + checked
+    if not target.host_entries:  # nothing verified the combination: skipped, unless a name
         status: Status = "failed" if any(not o.passed for o in outcomes) else "skipped"
         return PreflightResult(status, outcomes, duration_s=time.monotonic() - started)
+    status = "failed" if any(not o.passed for o in outcomes) else "passed"
+    return PreflightResult(status, outcomes, facts, time.monotonic() - started)
 
+
+def _check_hosts(
+    matrix: Matrix, target: Target, connect: Connect
+) -> tuple[list[CheckOutcome], dict[str, dict[str, str]]]:
+    """Every applicable check on every host of the target, and each host's facts."""
     values = list(_values(matrix, target.combination))
+    outcomes: list[CheckOutcome] = []
     facts: dict[str, dict[str, str]] = {}
-    for host in hosts:
+    for host in target.host_entries:
         connection, unreachable = _connect(connect, host.spec)
         for value, check in ((v, c) for v, checks, _ in values for c in checks):
             if not _applies(check, host):
@@ -81,9 +93,7 @@ def run_preflight(
         if host.label not in facts:  # hosts sharing a spec and root are one host
             commands = {name: cmd for _, _, value_facts in values for name, cmd in value_facts}
             facts[host.label] = _facts(connection, unreachable, host.root, commands)
-
-    status = "failed" if any(not o.passed for o in outcomes) else "passed"
-    return PreflightResult(status, outcomes, facts, time.monotonic() - started)
+    return outcomes, facts
 
 
 def _values(

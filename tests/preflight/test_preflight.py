@@ -11,6 +11,7 @@ import json
 import platform
 import shutil
 import socket
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -330,6 +331,31 @@ def test_connect_failure_is_an_unreachable_host(matrix: Matrix) -> None:
         "host unreachable: Unknown connection type 'nope'"
     }
     assert result.facts["ssh://nowhere"]["os"].startswith("error: host unreachable")
+
+
+def test_the_clouds_names_are_looked_up_while_the_hosts_are_checked(
+    matrix: Matrix, tmp_path: Path
+) -> None:
+    good = str(plant(tmp_path / "good", "kvm"))
+    checking_hosts = threading.Event()
+    saw_hosts_checked: list[bool] = []
+
+    def connect(spec: str) -> Any:
+        checking_hosts.set()
+        return testinfra.get_host(spec)
+
+    def cloud() -> Any:  # waits for the host checks: one after the other, it would time out
+        saw_hosts_checked.append(checking_hosts.wait(timeout=30))
+        raise RuntimeError("no cloud here")
+
+    lab_target = Target(
+        combination=COMBINATION, cloud="test", hosts=[Host(spec="local://", root=good)],
+        image="cirros",
+    )  # fmt: skip
+    result = run_preflight(matrix, lab_target, connect, cloud=cloud)
+    assert saw_hosts_checked == [True]
+    assert [o.error for o in result.failures] == ["no cloud here"]  # the names' outcome, first
+    assert result.outcomes[0].value == "lab/image" and len(result.outcomes) == 10
 
 
 def test_unknown_combination_is_a_clear_error(matrix: Matrix) -> None:
