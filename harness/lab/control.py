@@ -1,10 +1,12 @@
-"""Start, watch and stop the embedded lab: its Keystone, then one background process per cell,
+"""Start, watch and stop the embedded lab: its Keystone and one background process per cell,
 each tracked by a pid file.
 
 Cells choose their own free port (they bind port 0) and report it in endpoint.json, so two
 labs never fight over a fixed port. `down` stops exactly the processes `up` started: a pid
 is only signalled if that process is still a cell server for that very cell directory
-(processes.py). Keystone comes up first and goes last: every cell validates its tokens.
+(processes.py). Keystone starts first and goes last: every cell validates its tokens. It
+binds its port before anything else, so the cells are given its URL and boot while it does
+(a cell needs it only at the end of its boot, to register its endpoints).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def up(
         for orphan in (s.name for s in statuses(state) if s.health == "up"):
             progress(f"{orphan}: restarting, its Keystone is gone")
             stop(state, orphan)
+    identity: subprocess.Popen[bytes] | None = None  # a Keystone starting while the cells do
+    identity_asked = False
     try:
         for cell in cells:
             if status(state, cell.name).health == "up":
@@ -72,14 +76,17 @@ def up(
                     progress(f"{cell.name}: not started, it needs {'; '.join(missing)}")
                     continue
                 ensure_libvirt_binding(python, progress)
-            keystone.ensure(state, python, progress)  # once: then it is up
+            if not identity_asked:  # once, before the first cell: it needs Keystone's URL
+                identity, identity_asked = keystone.start(state, python, progress), True
             try:
                 waiting[cell.name] = _spawn(state, cell, python, progress)
             except Failure as error:
                 failures.append(f"cell '{cell.name}' could not be prepared: {error}")
                 continue
             progress(f"{cell.name}: starting {cell.combination} with {len(cell.hosts)} computes")
-    except KeyboardInterrupt:
+        if identity is not None:
+            keystone.wait_up(state, identity, progress)
+    except BaseException:  # interrupted, or Keystone would not start: nothing half-started left
         for name in waiting:
             stop(state, name)
         _settle(state)

@@ -1,4 +1,5 @@
-"""The lab's one Keystone: started before the cells, stopped after the last of them.
+"""The lab's one Keystone: started before the cells (which boot while it does), stopped after
+the last of them.
 
 Every cell is a region of it: it validates tokens with keystonemiddleware and registers its
 own endpoints (harness/lab/cell/identity.py), so clients reach the lab the way they reach a
@@ -7,6 +8,7 @@ runs in the lab's virtualenv (harness/lab/identity/server.py) from a seed databa
 once per virtualenv.
 
     .lab/keystone/credentials.json   the passwords of this start (0600; fresh every start)
+    .lab/keystone/address.json       written by Keystone once it has bound its port (its URL)
     .lab/keystone/endpoint.json      written by Keystone once it serves
     .lab/keystone/pid, keystone.log  as for a cell
     .lab/cells/<cell>/identity.json  the cell's service user and region (0600)
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,14 +78,18 @@ def status(state: LabState) -> KeystoneStatus:
     return KeystoneStatus(pid, health, url if health == "up" else None)
 
 
-def ensure(state: LabState, python: Path, progress: Progress = lambda _: None) -> None:
-    """Keystone up: started (from the seed, with fresh passwords) unless it already is."""
+def start(
+    state: LabState, python: Path, progress: Progress = lambda _: None
+) -> subprocess.Popen[bytes] | None:
+    """Keystone started (from the seed, with fresh passwords) unless it is up already. Returns
+    as soon as it has bound its port, so cells can be given its URL and boot meanwhile: the
+    process to `wait_up` for, or None when it was up."""
     if status(state).health == "up":
-        return
+        return None
     stop(state)
     directory = directory_of(state)
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in ("endpoint.json", "keystone.log"):
+    for stale in ("endpoint.json", "address.json", "keystone.log"):
         (directory / stale).unlink(missing_ok=True)
     credentials = {who: {**user, "password": secrets.token_urlsafe(18)} for who, user in
                    USERS.items()}  # fmt: skip
@@ -93,8 +101,31 @@ def ensure(state: LabState, python: Path, progress: Progress = lambda _: None) -
         directory,
         "keystone.log",
     )  # fmt: skip
+    _wait(state, process, lambda: _address(directory) is not None, "bind its port")
+    return process
+
+
+def wait_up(
+    state: LabState, process: subprocess.Popen[bytes], progress: Progress = lambda _: None
+) -> None:
+    """Until the Keystone `start` started answers; if it exits or never answers, it is stopped
+    and KeystoneStartError says why."""
+    directory = directory_of(state)
+
+    def answers() -> bool:
+        url = _url(directory)
+        return url is not None and processes.answers(url)
+
+    _wait(state, process, answers, "answer")
+    progress(f"keystone: up at {_url(directory)}")
+
+
+def _wait(
+    state: LabState, process: subprocess.Popen[bytes], done: Callable[[], bool], what: str
+) -> None:
+    directory = directory_of(state)
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    interval = 0.1
+    interval = 0.05
     while time.monotonic() < deadline:
         if (code := process.poll()) is not None:
             stop(state)
@@ -102,15 +133,13 @@ def ensure(state: LabState, python: Path, progress: Progress = lambda _: None) -
                 f"keystone exited with status {code} while starting; the end of its log:\n"
                 + _log_tail(directory)
             )
-        url = _url(directory)
-        if url is not None and processes.answers(url):
-            progress(f"keystone: up at {url}")
+        if done():
             return
         time.sleep(interval)
         interval = min(interval * 1.5, 0.5)
     stop(state)
     raise KeystoneStartError(
-        f"keystone did not answer within {STARTUP_TIMEOUT:.0f} s; the end of its log:\n"
+        f"keystone did not {what} within {STARTUP_TIMEOUT:.0f} s; the end of its log:\n"
         + _log_tail(directory)
     )
 
@@ -122,7 +151,8 @@ def stop(state: LabState) -> bool:
     was_running = pid is not None and processes.is_ours(pid, KEYSTONE_SERVER, directory)
     if pid is not None and was_running:
         processes.terminate(pid)
-    for stale in ("pid", "endpoint.json", "endpoint.json.tmp", "credentials.json"):
+    stale_files = ("pid", "credentials.json", "address.json", "endpoint.json")
+    for stale in (*stale_files, "address.json.tmp", "endpoint.json.tmp"):
         (directory / stale).unlink(missing_ok=True)
     return was_running
 
@@ -168,8 +198,9 @@ def cloud_entries(state: LabState, cloud: str, region: str) -> dict[str, dict[st
 
 
 def _running(state: LabState) -> tuple[str, dict[str, Any]]:
+    """Keystone's URL (known once it has bound its port) and the passwords of this start."""
     directory = directory_of(state)
-    url = _url(directory)
+    url = _address(directory)
     try:
         credentials = json.loads((directory / "credentials.json").read_text())
     except (OSError, ValueError):
@@ -180,8 +211,18 @@ def _running(state: LabState) -> tuple[str, dict[str, Any]]:
 
 
 def _url(directory: Path) -> str | None:
+    """Where Keystone serves, once it does."""
+    return _read_url(directory / "endpoint.json")
+
+
+def _address(directory: Path) -> str | None:
+    """Where Keystone will serve, as soon as it has bound the port."""
+    return _read_url(directory / "address.json")
+
+
+def _read_url(path: Path) -> str | None:
     try:
-        return str(json.loads((directory / "endpoint.json").read_text())["url"])
+        return str(json.loads(path.read_text())["url"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -4,6 +4,8 @@ for tests of process control.
 Invoked as: stub_cell.py <path of server.py> --name N --state-dir D --identity F ... (a cell)
 or stub_cell.py <path of identity/server.py> --state-dir D --seed S (Keystone).
 STUB_CELL_MODE=fail makes a cell die at start, =hang makes it never answer.
+STUB_KEYSTONE_MODE=slow makes Keystone serve 1.5 s after binding its port, =die makes it exit
+then instead.
 """
 
 import argparse
@@ -51,7 +53,17 @@ class Version(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Version)
 url = f"http://127.0.0.1:{server.server_address[1]}"
-if keystone:
+if keystone:  # the address once bound, the endpoint once serving: as Keystone does
+    address = os.path.join(args.state_dir, "address.json")
+    with open(address + ".tmp", "w") as handle:
+        json.dump({"pid": os.getpid(), "url": url}, handle)
+    os.replace(address + ".tmp", address)
+    keystone_mode = os.environ.get("STUB_KEYSTONE_MODE", "ok")
+    if keystone_mode in ("slow", "die"):
+        time.sleep(1.5)
+    if keystone_mode == "die":
+        print("keystone stub: giving up", file=sys.stderr)
+        sys.exit(4)
     endpoint = {"pid": os.getpid(), "url": url, "ready_seconds": 0.1}
 else:
     hosts = args.hosts.split(",")

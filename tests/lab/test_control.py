@@ -118,6 +118,30 @@ def test_cells_that_outlived_their_keystone_are_restarted(
     assert not Path(f"/proc/{first}").exists()
 
 
+def test_cells_start_while_keystone_does(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_KEYSTONE_MODE", "slow")  # serves 1.5 s after binding its port
+    (status,) = control.up(state, [cell()], stub_python)
+    assert status.health == "up" and keystone.status(state).health == "up"
+    cell_ready = (state.cell_dir("c1") / "endpoint.json").stat().st_mtime
+    keystone_ready = (keystone.directory_of(state) / "endpoint.json").stat().st_mtime
+    assert cell_ready < keystone_ready  # the cell did not wait for Keystone to serve
+    identity = json.loads((state.cell_dir("c1") / "identity.json").read_text())
+    assert identity["auth_url"] == keystone.status(state).url
+
+
+def test_a_keystone_that_dies_while_cells_start_leaves_nothing_running(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_KEYSTONE_MODE", "die")
+    with pytest.raises(keystone.KeystoneStartError, match="exited with status 4"):
+        control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
+    assert [s.health for s in control.statuses(state)] == ["stopped", "stopped"]
+    assert keystone.status(state).health == "stopped"
+    assert not live_processes_mentioning(str(state.root))
+
+
 def test_a_pid_file_naming_another_process_is_never_signalled(state: LabState) -> None:
     bystander = subprocess.Popen(["sleep", "30"])
     try:

@@ -10,8 +10,10 @@ Startup, in order:
 1. Copy the seed database (schema only: `db_sync` is ~10 s, so it is done once per lab
    virtualenv) and make fresh fernet and credential keys: a restarted Keystone forgets every
    token and every endpoint, and the harness restarts the cells with it.
-2. Bind the port first (port 0: the kernel picks a free one), so the identity endpoint that
-   bootstrap registers carries the real URL.
+2. Bind the port first (port 0: the kernel picks a free one), before even importing keystone,
+   and write DIR/address.json: the harness gives the cells the URL at once and they boot
+   meanwhile (a request that comes early waits in the listen queue until Keystone serves),
+   and the identity endpoint that bootstrap registers carries the real URL.
 3. Bootstrap in-process with the passwords of DIR/credentials.json (written 0600 by the
    harness, fresh per start): the admin user and project, the reader/member/manager/admin/
    service roles, the `service` project with the cells' service user (admin and service roles,
@@ -210,17 +212,18 @@ def serialized_writes(app):
     return wrapped
 
 
-def write_endpoint(directory, doc):
-    tmp = os.path.join(directory, "endpoint.json.tmp")
+def write_json(directory, name, doc):
+    tmp = os.path.join(directory, f"{name}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
-    os.replace(tmp, os.path.join(directory, "endpoint.json"))
+    os.replace(tmp, os.path.join(directory, name))
 
 
 def stop(signum, frame):
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(STATE["dir"], "endpoint.json"))
+    for name in ("endpoint.json", "address.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(STATE["dir"], name))
     print(f"STOPPED by {signal.Signals(signum).name}", flush=True)
     sys.stdout.flush()
     os._exit(0)
@@ -238,8 +241,12 @@ def main(argv):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(directory, "endpoint.json"))
+    for stale in ("endpoint.json", "address.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, stale))
+    httpd = ThreadingWSGIServer(("127.0.0.1", 0), Handler)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    write_json(directory, "address.json", {"pid": os.getpid(), "url": url})
     credentials = read_credentials(directory)
     seed_db = os.path.join(os.path.abspath(args.seed), "keystone.db")
     if not os.path.isfile(seed_db):
@@ -254,8 +261,6 @@ def main(argv):
     conf, fernet, credential = write_conf(directory, database)
     fresh_keys(fernet, "fernet_tokens")
     fresh_keys(credential, "credential")
-    httpd = ThreadingWSGIServer(("127.0.0.1", 0), Handler)
-    url = f"http://127.0.0.1:{httpd.server_address[1]}"
     # What flask_core.initialize_application does, with bootstrap (which loads the backends
     # itself: twice is refused) between the configuration and the application.
     keystone.server.configure(config_files=[conf])
@@ -264,7 +269,7 @@ def main(argv):
     httpd.set_app(serialized_writes(app))
     threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
     ready = round(time.monotonic() - T0, 2)
-    write_endpoint(directory, {"pid": os.getpid(), "url": url, "ready_seconds": ready})
+    write_json(directory, "endpoint.json", {"pid": os.getpid(), "url": url, "ready_seconds": ready})
     print(f"READY {url} in {ready}s", flush=True)
     while True:
         signal.pause()
