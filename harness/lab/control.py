@@ -23,6 +23,7 @@ from harness.lab.cells import CellSpec
 from harness.lab.environment import CELL_SERVER, ensure_libvirt_binding
 from harness.lab.state import Endpoint, LabState
 
+READY_POLL = 0.1  # seconds between looks at a starting cell
 STARTUP_TIMEOUT = 180.0  # seconds; a cell boots in about 4 s, far slower on a loaded CI machine
 Progress = Callable[[str], None]
 
@@ -140,8 +141,9 @@ def _spawn(
 def _wait_ready(
     state: LabState, name: str, process: subprocess.Popen[bytes], deadline: float, timeout: float
 ) -> str | None:
-    """None once the cell answers; otherwise what went wrong."""
-    interval = 0.1
+    """None once the cell answers; otherwise what went wrong. It is looked at every tenth of
+    a second (a file read; it is asked over HTTP only once it wrote its endpoint): a growing
+    interval saw a cell up to a second after it was ready."""
     while time.monotonic() < deadline:
         code = process.poll()
         if code is not None:
@@ -149,8 +151,7 @@ def _wait_ready(
         endpoint = state.endpoint(name)
         if endpoint is not None and endpoint.pid == process.pid and processes.answers(endpoint.url):
             return None
-        time.sleep(interval)
-        interval = min(interval * 1.5, 1.0)
+        time.sleep(READY_POLL)
     return f"did not answer within {timeout:.0f} s"
 
 

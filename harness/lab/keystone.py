@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from harness.lab.state import LabState
 
 STARTUP_TIMEOUT = 120.0
+READY_POLL = 0.05  # seconds between looks at a starting Keystone (a file read, then one request)
 DOMAIN = "Default"
 USERS: dict[str, dict[str, Any]] = {
     # who: user, project and roles; the admin's roles come from bootstrap
@@ -125,7 +126,6 @@ def _wait(
 ) -> None:
     directory = directory_of(state)
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    interval = 0.05
     while time.monotonic() < deadline:
         if (code := process.poll()) is not None:
             stop(state)
@@ -135,8 +135,7 @@ def _wait(
             )
         if done():
             return
-        time.sleep(interval)
-        interval = min(interval * 1.5, 0.5)
+        time.sleep(READY_POLL)
     stop(state)
     raise KeystoneStartError(
         f"keystone did not {what} within {STARTUP_TIMEOUT:.0f} s; the end of its log:\n"
