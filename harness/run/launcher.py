@@ -52,8 +52,10 @@ class Order:
 
     def _send(self, data: bytes) -> None:
         assert self._fd is not None, "the order was closed already"
+        rest = memoryview(data)
         with contextlib.suppress(BrokenPipeError):  # it ended already, and its log says why
-            os.write(self._fd, data)
+            while rest:  # a signal may cut a write short
+                rest = rest[os.write(self._fd, rest) :]
 
 
 class ScenarioProcesses:
