@@ -150,8 +150,8 @@ def stop(state: LabState) -> bool:
     was_running = pid is not None and processes.is_ours(pid, KEYSTONE_SERVER, directory)
     if pid is not None and was_running:
         processes.terminate(pid)
-    stale_files = ("pid", "credentials.json", "address.json", "endpoint.json")
-    for stale in (*stale_files, "address.json.tmp", "endpoint.json.tmp"):
+    for stale in ("pid", "credentials.json", "address.json", "address.json.tmp",
+                  "endpoint.json", "endpoint.json.tmp"):  # fmt: skip
         (directory / stale).unlink(missing_ok=True)
     return was_running
 

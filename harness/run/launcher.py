@@ -117,15 +117,18 @@ class ScenarioProcesses:
 
 def start_ahead(ctx: click.Context) -> None:
     """`matrix run`'s prelude: its first pytest process, stopped with the command if unused."""
-    processes = ScenarioProcesses(ahead=1)
-    ctx.meta[AHEAD] = processes
-    ctx.call_on_close(processes.close)
+    _kept(ctx, ahead=1)
 
 
 def started_ahead(ctx: click.Context) -> ScenarioProcesses:
     """The processes the prelude started (new ones if it did not run), closed with `ctx`."""
+    return _kept(ctx, ahead=0)
+
+
+def _kept(ctx: click.Context, ahead: int) -> ScenarioProcesses:
+    """The context's processes, made (`ahead` started) and closed with it the first time."""
     if AHEAD not in ctx.meta:
-        processes = ScenarioProcesses()
+        processes = ScenarioProcesses(ahead)
         ctx.meta[AHEAD] = processes
         ctx.call_on_close(processes.close)
     processes = ctx.meta[AHEAD]
