@@ -21,9 +21,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 pytest_plugins = ["pytester"]
 
+# No test may stall the suite: one that hangs (a cell that stops answering, a process never
+# reaped) fails after this long, with every thread's stack, and the suite goes on
+# (pytest-timeout). The longest test, lab fixtures included, takes about five minutes.
+TEST_TIMEOUT = 1200
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
 SHIPPED = REPO / "matrix"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test gets TEST_TIMEOUT unless it names its own (a mark, not an ini option: the
+    scenarios' pytest reads the same pyproject.toml without this plugin)."""
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,9 @@ The lab's virtualenv is built on first use (CI builds it up front with `matrix l
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,16 +17,60 @@ from typing import TypeVar
 
 import openstack
 import pytest
-from openstack.config import OpenStackConfig
 
 from harness.declarations.loading import load_matrix
-from harness.lab import control, environment
+from harness.lab import control, environment, keystone, processes
 from harness.lab.cells import cells_from
 from harness.lab.state import LabState
+from harness.run import cloud as cloud_api
 from tests.ci.conftest import tools  # noqa: F401  (the CI engines' tools, a fixture)
 from tests.conftest import REPO, SHIPPED
 
 T = TypeVar("T")
+API_TIMEOUT = 60.0  # seconds for one API call (a live migration is polled, not waited on)
+
+
+LABS = ("running_lab", "libvirt_lab")  # the session's labs, by fixture name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    """A failed test that used a lab reports what the lab's daemons were doing: each cell's and
+    Keystone's log tail, after (for a test that timed out) every thread's stack, which the
+    daemons write into their logs on SIGUSR1. A hang in CI is then diagnosed from its output."""
+    report: pytest.TestReport = yield
+    if report.failed and report.when == "call":
+        timed_out = "Timeout" in str(report.longrepr)
+        for name in LABS:
+            state = getattr(item, "funcargs", {}).get(name)
+            if isinstance(state, LabState):
+                for title, text in lab_logs(state, stacks=timed_out):
+                    report.sections.append((f"{name}: {title}", text))
+    return report
+
+
+def lab_logs(state: LabState, stacks: bool) -> list[tuple[str, str]]:
+    """(title, log tail) of each of the lab's daemons; with `stacks`, asked for first."""
+    daemons = {f"cell {name}": (state.pid(name), state.cell_dir(name) / "cell.log")
+               for name in state.cell_names()}  # fmt: skip
+    directory = keystone.directory_of(state)
+    daemons["keystone"] = (processes.read_pid(directory), directory / "keystone.log")
+    if stacks:
+        for pid, _ in daemons.values():
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGUSR1)
+        time.sleep(1.0)
+    tails = []
+    for title, (_, log) in daemons.items():
+        try:
+            lines = log.read_text(errors="replace").splitlines()[-(400 if stacks else 60) :]
+        except OSError as error:
+            lines = [f"(no log: {error})"]
+        tails.append((title, "\n".join(lines)))
+    return tails
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +109,12 @@ def libvirt_lab(tmp_path_factory: pytest.TempPathFactory, lab_python: Path) -> I
 
 
 def connect(state: LabState, cloud: str) -> openstack.connection.Connection:
-    """openstacksdk from the clouds.yaml the lab wrote, exactly as a user's script would."""
-    config = OpenStackConfig(config_files=[str(state.clouds_file)])
-    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+    """openstacksdk from the clouds.yaml the lab wrote, exactly as a user's script would, with
+    the harness's own timeout: a cell that stops answering fails the test, not the suite."""
+    connection: openstack.connection.Connection = cloud_api.connect(
+        state.clouds_file, cloud, api_timeout=API_TIMEOUT
+    )
+    return connection
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:

@@ -31,6 +31,7 @@ Traps, each measured when the lab was built:
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import os
 import shutil
@@ -241,6 +242,8 @@ def main(argv):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # debug aid, as in the cells: kill -USR1 <pid> dumps every thread's stack into keystone.log
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     for stale in ("endpoint.json", "address.json"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(directory, stale))
