@@ -21,6 +21,7 @@ import pytest
 from harness.declarations.loading import load_matrix
 from harness.lab import control, environment, keystone, processes
 from harness.lab.cells import cells_from
+from harness.lab.environment import CELL_SERVER, KEYSTONE_SERVER
 from harness.lab.state import LabState
 from harness.run import cloud as cloud_api
 from tests.ci.conftest import tools  # noqa: F401  (the CI engines' tools, a fixture)
@@ -38,38 +39,40 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Iterator[pytest.TestReport]:
     """A failed test that used a lab reports what the lab's daemons were doing: each cell's and
-    Keystone's log tail, after (for a test that timed out) every thread's stack, which the
-    daemons write into their logs on SIGUSR1. A hang in CI is then diagnosed from its output."""
+    Keystone's log tail, ending with every thread's stack (the daemons write them into their
+    logs on SIGUSR1). A hang in CI, a request that timed out, is then diagnosed from CI's
+    output alone."""
     report: pytest.TestReport = yield
     if report.failed and report.when == "call":
-        timed_out = "Timeout" in str(report.longrepr)
         for name in LABS:
             state = getattr(item, "funcargs", {}).get(name)
             if isinstance(state, LabState):
-                for title, text in lab_logs(state, stacks=timed_out):
+                for title, text in lab_logs(state):
                     report.sections.append((f"{name}: {title}", text))
     return report
 
 
-def lab_logs(state: LabState, stacks: bool) -> list[tuple[str, str]]:
-    """(title, log tail) of each of the lab's daemons; with `stacks`, asked for first."""
-    daemons = {f"cell {name}": (state.pid(name), state.cell_dir(name) / "cell.log")
-               for name in state.cell_names()}  # fmt: skip
-    directory = keystone.directory_of(state)
-    daemons["keystone"] = (processes.read_pid(directory), directory / "keystone.log")
-    if stacks:
-        for pid, _ in daemons.values():
-            if pid is not None:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGUSR1)
-        time.sleep(1.0)
+def lab_logs(state: LabState, lines: int = 400) -> list[tuple[str, str]]:
+    """(title, log tail) of each of the lab's daemons, their stacks asked for first."""
+    daemons = {
+        f"cell {name}": (CELL_SERVER, state.cell_dir(name), "cell.log")
+        for name in state.cell_names()
+    }
+    daemons["keystone"] = (KEYSTONE_SERVER, keystone.directory_of(state), "keystone.log")
+    for script, directory, _ in daemons.values():
+        pid = processes.read_pid(directory)
+        if pid is not None and processes.is_ours(pid, script, directory):  # not a reused pid
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGUSR1)
+    time.sleep(1.0)  # faulthandler writes at once; a second is plenty under load
     tails = []
-    for title, (_, log) in daemons.items():
+    for title, (_, directory, log_name) in daemons.items():
+        log = directory / log_name
         try:
-            lines = log.read_text(errors="replace").splitlines()[-(400 if stacks else 60) :]
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
         except OSError as error:
-            lines = [f"(no log: {error})"]
-        tails.append((title, "\n".join(lines)))
+            tail = [f"(no log: {error})"]
+        tails.append((title, "\n".join(tail)))
     return tails
 
 
