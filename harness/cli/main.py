@@ -11,12 +11,9 @@ validate` need neither openstacksdk nor the levels and publishing code.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import click
 
 from harness import __version__
 from harness.cli.registry import COMMANDS, PRELUDES
+from harness.ending import end_process
 from harness.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, MatrixError
 
 
@@ -96,22 +94,8 @@ def main(args: Sequence[str] | None = None) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if args is None:
-        _end_process(code)
+        end_process(code)  # at once: no teardown of all the command imported
     sys.exit(code)
-
-
-def _end_process(code: int) -> None:
-    """Exit without the interpreter's teardown of all the command imported (openstacksdk,
-    rich, pydantic: a tenth of a second after every `matrix run`, paid by every CI job), once
-    the output is flushed. Not while a thread the interpreter would wait for still runs: then
-    the usual exit waits for it."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
-           if t is not threading.main_thread()):  # fmt: skip
-        return
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head), a closed file
-            stream.flush()
-    os._exit(code)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 import pytest
 
+from harness.ending import end_process
 from harness.run.launcher import GO
 
 WARM_IMPORTS = (
@@ -71,15 +72,9 @@ def main(fd: int) -> int:
         return int(pytest.main(order["args"], plugins=[Gate(pipe)]))
 
 
-def end(code: int) -> None:
-    """Exit without the interpreter's teardown of all a session imported (openstacksdk, pytest:
-    0.2 s at the end of every target, with nothing waiting on it). Safe here: the record is on
-    disk (fsynced result by result), pytest has finished, nothing in the session registered
-    an exit handler that matters (no tmp_path in scenarios), and output is flushed first."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    end(main(int(sys.argv[1])))
+    # The record is on disk (fsynced result by result) and the scenarios use no tmp_path (whose
+    # lock pytest removes at exit): ending at once loses nothing.
+    code = main(int(sys.argv[1]))
+    end_process(code)
+    sys.exit(code)

@@ -20,10 +20,10 @@ def python(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_process_ends_with_its_code_and_everything_it_printed() -> None:
     done = python(
-        "import sys; from harness.cli.main import _end_process\n"
+        "import sys; from harness.ending import end_process\n"
         "print('to stdout, still buffered', end='')\n"
         "print('to stderr', file=sys.stderr, end='')\n"
-        "_end_process(3)\n"
+        "end_process(3)\n"
         "print('never reached')"
     )
     assert (done.returncode, done.stdout, done.stderr) == (
@@ -35,10 +35,10 @@ def test_the_process_ends_with_its_code_and_everything_it_printed() -> None:
 
 def test_a_thread_still_running_gets_the_usual_exit_which_waits_for_it() -> None:
     done = python(
-        "import threading, time; from harness.cli.main import _end_process\n"
+        "import threading, time; from harness.ending import end_process\n"
         "worker = threading.Thread(target=lambda: (time.sleep(0.3), print('worker done')))\n"
         "worker.start()\n"
-        "_end_process(3)\n"
+        "end_process(3)\n"
         "print('went on')"
     )
     assert done.returncode == 0
