@@ -26,18 +26,30 @@ LOOKUPS: dict[str, tuple[str, str, str]] = {
 """Lab-file field -> (openstacksdk proxy, its finder by name or id, its listing)."""
 
 
-def check_names(connect: Callable[[], Any], target: Target) -> list[CheckOutcome]:
-    """One outcome per name the target gives; `connect` opens the cloud (once, if needed)."""
+Found = dict[str, Any]
+"""Lab-file field -> the openstacksdk resource its name or id found: what the target's scenario
+session is handed, so that it does not look them up again (`harness.run.launcher`)."""
+
+
+def check_names(connect: Callable[[], Any], target: Target) -> tuple[list[CheckOutcome], Found]:
+    """One outcome per name the target gives, and what was found; `connect` opens the cloud
+    (once, if needed)."""
     wanted = {field: getattr(target, field) for field in LOOKUPS if getattr(target, field)}
     where = f"cloud {target.cloud}"
     outcomes = {field: _unchecked(where, field, name) for field, name in wanted.items()}
     if not wanted:
-        return []
+        return [], {}
     try:
         cloud = connect()
     except Exception as error:  # an unusable cloud fails every lookup with the reason
-        return [replace(o, error=describe_error(error)) for o in outcomes.values()]
-    return [_look_up(cloud, field, wanted[field], outcome) for field, outcome in outcomes.items()]
+        return [replace(o, error=describe_error(error)) for o in outcomes.values()], {}
+    checked, found = [], {}
+    for field, outcome in outcomes.items():
+        resource, checked_outcome = _look_up(cloud, field, wanted[field], outcome)
+        checked.append(checked_outcome)
+        if resource is not None:
+            found[field] = resource
+    return checked, found
 
 
 def _unchecked(where: str, field: str, name: str) -> CheckOutcome:
@@ -46,14 +58,17 @@ def _unchecked(where: str, field: str, name: str) -> CheckOutcome:
     )
 
 
-def _look_up(cloud: Any, field: str, name: str, outcome: CheckOutcome) -> CheckOutcome:
+def _look_up(cloud: Any, field: str, name: str, outcome: CheckOutcome) -> tuple[Any, CheckOutcome]:
+    """The resource found (None if not) and the outcome."""
     proxy_name, find, listing = LOOKUPS[field]
     try:
         proxy = getattr(cloud, proxy_name)  # may discover the service's endpoint: may fail
         found = getattr(proxy, find)(name, ignore_missing=True)
         if found is not None:
-            return replace(outcome, passed=True, found=f"{found.name or '(no name)'} {found.id}")
+            text = f"{found.name or '(no name)'} {found.id}"
+            return found, replace(outcome, passed=True, found=text)
         names = sorted({item.name for item in getattr(proxy, listing)() if item.name})
     except Exception as error:  # a lookup that cannot run fails with the reason, never raises
-        return replace(outcome, error=describe_error(error))
-    return replace(outcome, found=f"no {field} of that name or id{did_you_mean(name, names)}")
+        return None, replace(outcome, error=describe_error(error))
+    missing = f"no {field} of that name or id{did_you_mean(name, names)}"
+    return None, replace(outcome, found=missing)

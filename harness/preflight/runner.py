@@ -39,6 +39,7 @@ class PreflightResult:
     outcomes: list[CheckOutcome] = field(default_factory=list)
     facts: dict[str, dict[str, str]] = field(default_factory=dict)
     duration_s: float = 0.0
+    found: names.Found = field(default_factory=dict)  # not recorded: handed to the scenarios
 
     @property
     def failures(self) -> list[CheckOutcome]:
@@ -69,12 +70,14 @@ def run_preflight(
     with ThreadPoolExecutor(1, thread_name_prefix="preflight-names") as pool:
         named = pool.submit(names.check_names, cloud, target) if cloud is not None else None
         checked, facts = _check_hosts(matrix, target, connect)
-        outcomes = (named.result() if named is not None else []) + checked
+        looked_up, found = named.result() if named is not None else ([], {})
+        outcomes = looked_up + checked
     if not target.host_entries:  # nothing verified the combination: skipped, unless a name
         status: Status = "failed" if any(not o.passed for o in outcomes) else "skipped"
-        return PreflightResult(status, outcomes, duration_s=time.monotonic() - started)
+        spent = time.monotonic() - started
+        return PreflightResult(status, outcomes, duration_s=spent, found=found)
     status = "failed" if any(not o.passed for o in outcomes) else "passed"
-    return PreflightResult(status, outcomes, facts, time.monotonic() - started)
+    return PreflightResult(status, outcomes, facts, time.monotonic() - started, found)
 
 
 def _check_hosts(

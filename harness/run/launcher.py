@@ -5,8 +5,10 @@ module is imported (`start_ahead`, the command's prelude in `harness.cli.registr
 process's imports (pytest, openstacksdk: half a second) overlap everything the run does before
 its first scenario; each later one starts beside its target's preflight. A process is told in
 two steps on a pipe (`harness.run.scenario_process` reads them): what to run (`Order.what`),
-once the target is planned, so pytest configures meanwhile; then go, once the preflight passed
-(`Order.close(go=True)`). A pipe closed without go ends it, having run and recorded nothing.
+once the target is planned, so pytest configures and collects meanwhile; then go, once the
+preflight passed (`Order.close(go=True)`), with the image, flavors and network the preflight
+found, so the session does not look them up again. A pipe closed without go ends it, having
+run and recorded nothing.
 
 Imported by every `matrix run` before anything else: it imports nothing heavy.
 """
@@ -19,8 +21,9 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import click
@@ -39,13 +42,14 @@ class Order:
         """The pytest arguments, and the directory to run them in (the checkout)."""
         self._send(json.dumps({"cwd": str(cwd), "args": args}).encode() + b"\n")
 
-    def close(self, go: bool) -> None:
-        """Let the session run (go), or end the process without running anything."""
+    def close(self, go: bool, found: Mapping[str, Any] | None = None) -> None:
+        """Let the session run (go), or end the process without running anything. `found`:
+        the lab file's names as the preflight found them (field -> openstacksdk resource)."""
         if self._fd is None:
             return
         try:
             if go:
-                self._send(GO)
+                self._send(GO + json.dumps(described(found or {})).encode() + b"\n")
         finally:
             os.close(self._fd)
             self._fd = None
@@ -56,6 +60,18 @@ class Order:
         with contextlib.suppress(BrokenPipeError):  # it ended already, and its log says why
             while rest:  # a signal may cut a write short
                 rest = rest[os.write(self._fd, rest) :]
+
+
+def described(found: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Resources as JSON: each one's class ("module:Class") and attributes, which is all
+    `Resource.existing` needs to make it again (`harness.scenario.resources.provided_from`)."""
+    return {
+        field: {
+            "class": f"{type(resource).__module__}:{type(resource).__qualname__}",
+            "attrs": resource.to_dict(computed=False),
+        }
+        for field, resource in found.items()
+    }
 
 
 class ScenarioProcesses:

@@ -166,20 +166,21 @@ def _run_one(
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with (run.run_dir / LOG_FILE).open("w", encoding="utf-8") as log:
         # Started before the preflight (the first as the command was chosen), its imports
-        # done on another core meanwhile; it configures pytest while the preflight runs, and
-        # runs once told to go.
+        # done on another core meanwhile; it configures pytest and collects while the
+        # preflight runs, and runs once told to go.
         child, order = processes.take()
         with lock:
             children.append(child)
         assert child.stdout is not None
         go = False
+        found: dict[str, Any] = {}
         try:
             order.what(options.scenarios.parent, _pytest_args(lab, run, options))
-            header = _preflight(matrix, lab, run, header, options, events, redactor)
+            header, found = _preflight(matrix, lab, run, header, options, events, redactor)
             write_header(run.run_dir, header)
             go = header.status != "preflight-failed" and not stop.is_set()
         finally:
-            order.close(go)
+            order.close(go, found)
         done = threading.Event()
         watcher = threading.Thread(target=_watch, args=(run, events, done), daemon=True)
         if go:
@@ -191,6 +192,8 @@ def _run_one(
         if go:
             watcher.join(timeout=5)
     if not go:
+        # it collected, and said how many scenarios it would run: it ran none
+        (run.run_dir / PLANNED_FILE).unlink(missing_ok=True)
         run.status = header.status if header.status == "preflight-failed" else "interrupted"
         _finish(run, header.model_copy(update={"status": run.status}))
         events.finished(run)
@@ -264,7 +267,9 @@ def _preflight(
     options: RunOptions,
     events: Events,
     redactor: Redactor,
-) -> RunHeader:
+) -> tuple[RunHeader, dict[str, Any]]:
+    """The header with the preflight's outcome and facts, and the names it found in the cloud
+    (for the scenarios' session, which then need not look them up)."""
     from harness.preflight.runner import run_preflight
 
     opened: list[Any] = []
@@ -292,4 +297,4 @@ def _preflight(
             update["forced"] = True
         else:
             update["status"] = "preflight-failed"
-    return header.model_copy(update=update)
+    return header.model_copy(update=update), result.found

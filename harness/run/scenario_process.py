@@ -4,9 +4,10 @@ Started by `harness.run.launcher` (`python -m harness.run.scenario_process FD`),
 what every scenario session needs (pytest, openstacksdk, the declarations' models, the
 harness's scenario modules) while the run loads the declarations. Then it reads from the pipe
 FD what to run (a JSON line: the checkout to run in, the pytest arguments) and starts pytest,
-which configures while the target's preflight runs; the session itself waits at its start
-(`Gate`) for go. A pipe closed without go means nothing is to run (the preflight failed, the
-run was stopped, no target took it): it ends having collected, run and recorded nothing.
+which configures and collects (and starts its xdist workers, which collect too) while the
+target's preflight runs; the session then waits before its first scenario (`Gate`) for go. A
+pipe closed without go means nothing is to run (the preflight failed, the run was stopped, no
+target took it): it ends having run and recorded nothing.
 
 The harness's plugin modules are not imported here: pytest must import them itself to rewrite
 their asserts. Only the modules they import are.
@@ -18,12 +19,14 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Generator
 from typing import BinaryIO
 
 import pytest
 
 from harness.ending import end_process
 from harness.run.launcher import GO
+from harness.scenario.stash import FOUND
 
 WARM_IMPORTS = (
     "openstack.connection",
@@ -40,20 +43,22 @@ NOT_STARTED = "not started: the preflight did not pass, or the run was stopped"
 
 
 class Gate:
-    """Holds the session at its start, configured but with nothing collected, run or
-    recorded, until the run says go."""
+    """Holds the session once it has collected (and its xdist workers have started and
+    collected), with nothing run or recorded, until the run says go."""
 
     def __init__(self, pipe: BinaryIO) -> None:
         self.pipe = pipe
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(wrapper=True)  # before every runtestloop implementation, the record's too
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         try:
             verdict = self.pipe.read()
         except KeyboardInterrupt:  # `matrix run` was stopped while this waited
             verdict = b""
-        if verdict != GO:
+        if not verdict.startswith(GO):
             pytest.exit(NOT_STARTED, returncode=2)
+        session.config.stash[FOUND] = json.loads(verdict[len(GO) :] or b"{}")
+        return (yield)
 
 
 def main(fd: int) -> int:

@@ -23,9 +23,9 @@ from harness.scenario.cleanup import Cleanup
 from harness.scenario.concurrency import holding, is_worker, lock_path
 from harness.scenario.gate import feature_of, gate, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY
-from harness.scenario.resources import Provided, Resources
+from harness.scenario.resources import Provided, Resources, provided_from
 from harness.scenario.skips import unproven
-from harness.scenario.stash import CONTEXT, REQUESTS, RUN_ID
+from harness.scenario.stash import CONTEXT, FOUND, REQUESTS, RUN_ID
 from harness.scenario.target import TargetContext
 from harness.scenario.waiters import Waiter
 
@@ -76,8 +76,9 @@ def _cloud_session(
     connection = cloud_api.connect(
         target_context.clouds_yaml, target.cloud, target.timeouts.default
     )
+    found = provided_from(pytestconfig.stash.get(FOUND, {}), target)
     try:
-        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]))
+        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]), found)
     finally:
         connection.close()
 

@@ -103,8 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start recording: at the session's start, not at configure, because `matrix run` lets
-    its pytest process configure before the preflight has passed and written the header."""
+    """Ready the recorder (reading clouds.yaml for the secrets to hide); it writes nothing yet."""
     config = session.config
     record_dir = config.getoption("record_dir")
     if CONTEXT not in config.stash or not record_dir or is_worker(config):
@@ -112,8 +111,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     context = config.stash[CONTEXT]
     config.stash[RECORDER] = Recorder(Path(record_dir), redactor_for(context))
     config.pluginmanager.register(config.stash[RECORDER], "matrix-recorder")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Start the record as the scenarios are about to run: not before, because `matrix run`
+    lets its pytest process configure and collect while the preflight runs, and writes the
+    header itself once it has passed (`harness.run.scenario_process` holds the session until
+    then)."""
+    config = session.config
+    if RECORDER not in config.stash:
+        return
+    context = config.stash[CONTEXT]
     config.stash[OWNS_HEADER] = _start_record(
-        config, Path(record_dir), context, config.stash[RUN_ID]
+        config, config.stash[RECORDER].run_dir, context, config.stash[RUN_ID]
     )
 
 
@@ -266,6 +277,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not record_dir or CONTEXT not in config.stash or is_controller(config):
         return
     planned = sum(1 for item in session.items if feature_of(item))
+    Path(record_dir).mkdir(parents=True, exist_ok=True)  # before the record starts, in a bare run
     partial = Path(record_dir, f".{PLANNED_FILE}.{os.getpid()}")
     partial.write_text(f"{planned}\n")
     partial.replace(Path(record_dir, PLANNED_FILE))  # whole, whichever worker is last

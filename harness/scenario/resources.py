@@ -7,12 +7,15 @@ never changed. `matrix cleanup` (and the tests) find leftovers by the `matrix_ru
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
 from openstack.exceptions import NotFoundException
+from openstack.resource import Resource
 
 from harness.declarations.model import Target
+from harness.preflight.names import LOOKUPS
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.skips import not_configured
 from harness.scenario.tags import description_tag, metadata_tag, name_prefix
@@ -24,8 +27,24 @@ def slug(text: str) -> str:
 
 
 Provided = dict[tuple[str, str], Any]
-"""The target's image, flavors and network as found, by (kind, name): looked up once per
-session, since a scenario never changes them."""
+"""The target's image, flavors and network as found, by (lab-file field, name): looked up once
+per session, since a scenario never changes them, and not at all after `matrix run`'s
+preflight found them (`provided_from`)."""
+
+
+def provided_from(found: dict[str, dict[str, Any]], target: Target) -> Provided:
+    """What the preflight found (`harness.run.launcher.described`), as openstacksdk resources
+    again; only openstacksdk's own resource classes, and only for the names the target gives."""
+    provided: Provided = {}
+    for field, entry in found.items():
+        module, _, name = str(entry.get("class", "")).partition(":")
+        wanted = getattr(target, field) if field in LOOKUPS else None
+        if not wanted or not module.startswith("openstack.") or not name.isidentifier():
+            continue
+        resource = getattr(importlib.import_module(module), name, None)
+        if isinstance(resource, type) and issubclass(resource, Resource):
+            provided[field, wanted] = resource.existing(**entry.get("attrs", {}))
+    return provided
 
 
 class Resources:
@@ -59,28 +78,26 @@ class Resources:
     # --- what the target provides (read only) -------------------------------------------
 
     def flavor(self, alt: bool = False) -> Any:
-        wanted = self.target.flavor_alt if alt else self.target.flavor
-        if not wanted:
-            not_configured(f"the target declares no {'flavor_alt' if alt else 'flavor'}")
-        return self._provided("flavor", wanted, self.conn.compute.find_flavor)
+        return self._provided("flavor_alt" if alt else "flavor")
 
     def image(self) -> Any:
-        if not self.target.image:
-            not_configured("the target declares no image")
-        return self._provided("image", self.target.image, self.conn.image.find_image)
+        return self._provided("image")
 
     def network(self) -> Any:
-        if not self.target.network:
-            not_configured("the target declares no network")
-        return self._provided("network", self.target.network, self.conn.network.find_network)
+        return self._provided("network")
 
-    def _provided(self, kind: str, name: str, find: Any) -> Any:
-        found = self.provided.get((kind, name))
+    def _provided(self, field: str) -> Any:
+        """The target's `field` as the cloud has it, looked up as the preflight does."""
+        name = getattr(self.target, field)
+        if not name:
+            not_configured(f"the target declares no {field}")
+        found = self.provided.get((field, name))
         if found is None:
-            found = find(name, ignore_missing=True)
+            proxy, find, _ = LOOKUPS[field]
+            found = getattr(getattr(self.conn, proxy), find)(name, ignore_missing=True)
             if found is None:  # not kept: the next scenario looks again
-                not_configured(f"{kind} '{name}' does not exist on the target")
-            self.provided[kind, name] = found
+                not_configured(f"{field} '{name}' does not exist on the target")
+            self.provided[field, name] = found
         return found
 
     # --- what the scenario creates --------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harness.scenario.accounting import RequestLog
@@ -14,3 +16,5 @@ OWNS_HEADER = pytest.StashKey[bool]()
 RUN_ID = pytest.StashKey[str]()
 REQUESTS = pytest.StashKey[RequestLog]()
 REQUESTS_BEFORE = pytest.StashKey[int]()
+FOUND = pytest.StashKey[dict[str, dict[str, Any]]]()
+"""The lab file's names as `matrix run`'s preflight found them (`launcher.described`)."""

@@ -87,6 +87,31 @@ def test_a_typo_in_the_lab_files_names_is_one_preflight_failure_naming_the_neare
     assert "the lab's network 'privat' exists" in done.stdout + done.stderr
 
 
+def test_the_names_the_preflight_found_are_not_looked_up_again_by_the_scenarios(
+    running_lab: LabState, tmp_path: Path
+) -> None:
+    """The lab file's flavor, image and network are looked up once per run, by the preflight;
+    the scenarios' session is handed what it found."""
+    log = running_lab.cell_dir("live-local") / "cell.log"
+    before = log.read_text(errors="replace").count("\n")
+    done = matrix_cli(
+        "run", "--lab", str(running_lab.lab_file), "--out", str(tmp_path), "--target",
+        "live-local", "--feature", "launch", "--feature", "resize",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    requests = [
+        line
+        for line in log.read_text(errors="replace").splitlines()[before:]
+        if "[cell.http]" in line
+    ]
+    assert [r for r in requests if "POST /v2.1/servers HTTP" in r], "no scenario ran"
+    for name in ("/v2.1/flavors/m1.tiny ", "/v2.1/flavors/m1.small ", "/networks/private "):
+        assert sum(name in r for r in requests) == 1, (name, requests)
+    [run_dir] = (tmp_path / "runs").iterdir()
+    outcomes = {r.feature: r.outcome for r in read_results(run_dir)}
+    assert outcomes == {"launch": "passed", "resize": "passed"}
+
+
 def test_unknown_feature_is_bad_input(running_lab: LabState, tmp_path: Path) -> None:
     done = matrix_cli(
         "run",

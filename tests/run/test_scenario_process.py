@@ -1,5 +1,6 @@
 """The pytest process `matrix run` starts for a target: it starts before its preflight (the
-first before the declarations load) but runs nothing unless the preflight passed, it loads no
+first before the declarations load) and configures and collects meanwhile, but runs and
+records nothing unless the preflight passed, it loads no
 pytest plugin but the harness's, and what it imports ahead leaves pytest free to rewrite the
 harness's plugin modules."""
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.run.launcher import Order, ScenarioProcesses
-from harness.run.records import LOG_FILE, read_header, read_results
+from harness.run.records import LOG_FILE, PLANNED_FILE, read_header, read_results
 from harness.run.scenario_process import NOT_STARTED
 from tests.conftest import Result, hostless_lab
 
@@ -33,6 +34,9 @@ import pathlib
 
 def pytest_configure(config):
     pathlib.Path({mark!r}).write_text("configured")
+
+def pytest_collection_finish(session):
+    pathlib.Path({mark!r}).write_text(f"collected {{len(session.items)}}")
 """
 
 
@@ -66,6 +70,7 @@ def test_a_target_whose_preflight_failed_runs_and_records_no_scenario(
     assert read_header(run_dir).status == "preflight-failed"
     assert list(read_results(run_dir)) == [] and not witness.exists()
     assert NOT_STARTED in (run_dir / LOG_FILE).read_text()
+    assert not (run_dir / PLANNED_FILE).exists()  # it collected, but plans nothing
 
 
 def test_the_scenario_process_loads_the_harness_plugin_and_no_other_installed_one(
@@ -94,24 +99,26 @@ def test_a_process_started_ahead_that_no_target_takes_ends_at_close() -> None:
 
 
 def configured(tmp_path: Path) -> tuple[subprocess.Popen[str], Order, Path]:
-    """A started process told what to run, once pytest has configured (not told to go yet);
-    and the file its one test writes when it runs."""
+    """A started process told what to run, once pytest has configured and collected (not
+    told to go yet); and the file its one test writes when it runs."""
     folder, witness = scenarios(tmp_path)
     mark = tmp_path / "configured"
     (folder / "conftest.py").write_text(CONFIGURED.format(mark=str(mark)))
     child, order = ScenarioProcesses().take()
     order.what(tmp_path, [str(folder), "-p", "no:cacheprovider"])
     deadline = time.monotonic() + 60
-    while not mark.exists():
+    while not mark.exists() or mark.read_text() != "collected 1":
         assert child.poll() is None, child.stdout.read() if child.stdout else ""
-        assert time.monotonic() < deadline, "pytest never configured"
+        assert time.monotonic() < deadline, "pytest never configured and collected before go"
         time.sleep(0.05)
     return child, order, witness
 
 
-def test_pytest_configures_before_go_and_runs_only_once_told(tmp_path: Path) -> None:
+def test_pytest_configures_and_collects_before_go_and_runs_only_once_told(
+    tmp_path: Path,
+) -> None:
     child, order, witness = configured(tmp_path)
-    time.sleep(0.3)  # configured, waiting: what it would run has not started
+    time.sleep(0.3)  # collected, waiting: what it would run has not started
     assert not witness.exists()
     order.close(go=True)
     out, _ = child.communicate(timeout=60)
@@ -124,5 +131,5 @@ def test_a_configured_process_never_told_to_go_ends_having_run_nothing(tmp_path:
     order.close(go=False)
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 2
-    assert NOT_STARTED in out and "collected" not in out
+    assert NOT_STARTED in out and "passed" not in out
     assert not witness.exists()

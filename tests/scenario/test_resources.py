@@ -1,18 +1,23 @@
 """What a scenario makes and reads: volume cleanup frees the volume from attachments whose servers
-are gone; the target's image and flavor are looked up once; a deleted server is not waited on."""
+are gone; the target's image and flavor are looked up once, and not at all when `matrix run`'s
+preflight found them; a deleted server is not waited on."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from openstack.compute.v2.flavor import Flavor
 from openstack.exceptions import NotFoundException
+from openstack.image.v2.image import Image
 
 from harness.declarations.model import Target, Timeouts
+from harness.run.launcher import described
 from harness.scenario.accounting import RequestLog
 from harness.scenario.cleanup import Cleanup
-from harness.scenario.resources import Provided, Resources
+from harness.scenario.resources import Provided, Resources, provided_from
 from harness.scenario.waiters import Poll, Waiter, WaitFailed
 
 
@@ -132,6 +137,33 @@ def test_a_missing_flavor_is_looked_up_again_by_the_next_scenario() -> None:
         with pytest.raises(pytest.skip.Exception, match=r"flavor 'm1\.tiny' does not exist"):
             counting(api, provided).flavor()
     assert api.lookups == ["flavor m1.tiny", "flavor m1.tiny"]
+
+
+def handed_over(found: dict[str, Any]) -> Provided:
+    """What the preflight found, through the pipe's JSON, as the scenarios' session takes it."""
+    target = Target(combination="a/b/c", cloud="c", image="cirros", flavor="m1.tiny")
+    return provided_from(json.loads(json.dumps(described(found))), target)
+
+
+def test_what_the_preflight_found_is_not_looked_up_again() -> None:
+    flavor = Flavor.existing(id="f1", name="m1.tiny", ram=512, vcpus=1, disk=1)
+    provided = handed_over({"flavor": flavor, "image": Image.existing(id="i1", name="cirros")})
+    api = CountingLookups({"m1.tiny"})
+    make = counting(api, provided)
+    assert (make.flavor().id, make.flavor().ram, make.image().id) == ("f1", 512, "i1")
+    assert isinstance(make.flavor(), Flavor) and make.flavor().to_dict() == flavor.to_dict()
+    assert api.lookups == []
+
+
+def test_only_openstacksdk_resources_of_names_the_target_gives_are_taken() -> None:
+    wire = {
+        "flavor": {"class": "os:system", "attrs": {}},  # not openstacksdk's: never imported
+        "image": {"class": "openstack.resource:TagMixin", "attrs": {}},  # not a Resource
+        "network": {"class": "openstack.network.v2.network:Network", "attrs": {"id": "n1"}},
+        "volume": {"class": "openstack.image.v2.image:Image", "attrs": {"id": "v1"}},
+    }  # the target gives no network, and volume is no name the preflight looks up
+    target = Target(combination="a/b/c", cloud="c", image="cirros", flavor="m1.tiny")
+    assert provided_from(wire, target) == {}
 
 
 def test_cleanup_of_a_server_the_scenario_deleted_makes_one_request() -> None:
