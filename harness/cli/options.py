@@ -56,8 +56,9 @@ class Settings:
 
     def lab(self, lab_file: Path) -> tuple[Matrix, Lab]:
         """The declarations with exactly this lab file (not the rest of labs/), and its lab."""
-        if (lab_file,) not in self._labs:
-            self._labs[(lab_file,)] = load_lab(self.matrix_dir, lab_file)
+        if (lab_file,) not in self._labs:  # on the declarations, if loaded already (--feature)
+            declarations = self._loaded.get(((), False))
+            self._labs[(lab_file,)] = load_lab(self.matrix_dir, lab_file, declarations)
         return self._labs[(lab_file,)]
 
     @property

@@ -7,6 +7,7 @@ take part in the cross-file checks. Nothing is returned unless there are no prob
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -119,11 +120,30 @@ def load_matrix(root: Path, lab_files: Sequence[Path] = (), *, labs_dir: bool = 
     return Matrix(root, axes, features, combinations, policy, labs)
 
 
-def load_lab(root: Path, lab_file: Path) -> tuple[Matrix, Lab]:
-    """The declarations under `root` with exactly this lab file (not the rest of labs/)."""
-    matrix = load_matrix(root, [lab_file], labs_dir=False)
+def load_lab(root: Path, lab_file: Path, declarations: Matrix | None = None) -> tuple[Matrix, Lab]:
+    """The declarations under `root` with exactly this lab file (not the rest of labs/). Given
+    the `declarations` already loaded from `root` (without labs), only the lab file is read."""
+    if declarations is None:
+        matrix = load_matrix(root, [lab_file], labs_dir=False)
+    else:
+        matrix = with_labs(declarations, [lab_file])
     (lab,) = matrix.labs.values()
     return matrix, lab
+
+
+def with_labs(declarations: Matrix, lab_files: Sequence[Path]) -> Matrix:
+    """Checked declarations, loaded without lab files, with these: only they are read and
+    checked, as `load_matrix` would check them, and the declarations are not read again."""
+    collect = _Collector()
+    labs = _load_labs(
+        _lab_paths(declarations.root, lab_files, False, collect),
+        declarations.combinations,
+        collect,
+        check_references=True,  # the declarations loaded: their combinations resolved
+    )
+    if collect.problems:
+        raise DeclarationError(collect.problems)
+    return dataclasses.replace(declarations, labs=labs)
 
 
 def _lab_paths(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testinfra.backend import BACKENDS as testinfra_backends
 
-from harness.declarations.loading import load_matrix
+from harness.declarations import loading
+from harness.declarations.loading import load_matrix, with_labs
 from harness.declarations.problems import DeclarationError
-from tests.conftest import edit
+from harness.declarations.yamlsource import load_file
+from tests.conftest import Result, edit
 
 # (file, text to replace, replacement, expected "file:line:col: message")
 CASES = {
@@ -393,3 +397,47 @@ def test_each_conflicting_combination_is_one_problem_and_agreeing_values_are_non
     ]  # VIRT_DRIVER: the same value twice is fine; libvirt-qemu declares no LIBVIRT_TYPE
     edit(small / "axes.yaml", "LIBVIRT_TYPE: qemu, ", "LIBVIRT_TYPE: kvm, ")
     assert "libvirt-kvm/ceph-rbd/ovn" in load_matrix(small).combinations
+
+
+def test_a_lab_file_on_loaded_declarations_is_what_loading_them_together_gives(
+    small: Path,
+) -> None:
+    lab = small / "labs" / "small.yaml"
+    on_top = with_labs(load_matrix(small, labs_dir=False), [lab])
+    assert on_top == load_matrix(small, [lab], labs_dir=False)
+    assert list(on_top.labs) == ["small"]
+
+
+def test_a_lab_file_on_loaded_declarations_has_the_same_problems_located(small: Path) -> None:
+    lab = small / "labs" / "small.yaml"
+    declarations = load_matrix(small, labs_dir=False)
+    text = lab.read_text()
+    lab.write_text(text.replace("combination: ", "combination: x", 1))
+    with pytest.raises(DeclarationError) as together:
+        load_matrix(small, [lab], labs_dir=False)
+    with pytest.raises(DeclarationError) as on_top:
+        with_labs(declarations, [lab])
+    assert [str(p) for p in on_top.value.problems] == [str(p) for p in together.value.problems]
+    assert any("labs/small.yaml:" in str(p) for p in on_top.value.problems)
+
+
+def test_a_command_with_features_and_a_lab_reads_each_declaration_file_once(
+    small: Path, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--feature` needs the declarations before the command loads its lab file: the lab
+    file is then read on top of them, not with the declarations again."""
+    read: list[str] = []
+
+    def counted(path: Path) -> Any:
+        read.append(path.name)
+        return load_file(path)
+
+    monkeypatch.setattr(loading, "load_file", counted)
+    monkeypatch.chdir(small.parent)  # the repository the CI jobs would check out
+    lab = small / "labs" / "small.yaml"
+    done = run(
+        "--matrix", str(small), "ci", "gitlab", "--lab", str(lab), "--feature", "live-snapshot"
+    )
+    assert done.code == 0, done.err
+    assert sorted(read) == sorted(["axes.yaml", "features.yaml", "combinations.yaml",
+                                   "levels.yaml", "small.yaml"])  # fmt: skip
