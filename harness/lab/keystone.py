@@ -131,7 +131,7 @@ def _wait(
             stop(state)
             raise KeystoneStartError(
                 f"keystone exited with status {code} while starting; the end of its log:\n"
-                + _log_tail(directory)
+                + processes.log_tail(directory, "keystone.log")
             )
         if done():
             return
@@ -139,7 +139,7 @@ def _wait(
     stop(state)
     raise KeystoneStartError(
         f"keystone did not {what} within {STARTUP_TIMEOUT:.0f} s; the end of its log:\n"
-        + _log_tail(directory)
+        + processes.log_tail(directory, "keystone.log")
     )
 
 
@@ -224,11 +224,3 @@ def _read_url(path: Path) -> str | None:
         return str(json.loads(path.read_text())["url"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _log_tail(directory: Path, lines: int = 25) -> str:
-    try:
-        text = (directory / "keystone.log").read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"

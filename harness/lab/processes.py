@@ -42,6 +42,15 @@ def spawn(command: Sequence[str], directory: Path, log_name: str) -> subprocess.
     return process
 
 
+def log_tail(directory: Path, log_name: str, lines: int = 25) -> str:
+    """The last `lines` of the log `spawn` writes in `directory`: what a failure shows."""
+    try:
+        text = (directory / log_name).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
+
+
 def read_pid(directory: Path) -> int | None:
     try:
         return int((directory / "pid").read_text().strip())

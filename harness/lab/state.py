@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from harness.lab import keystone
+from harness.lab import keystone, processes
 from harness.lab.cells import CellSpec
 from harness.lab.private_files import write_private
 
@@ -105,11 +105,7 @@ class LabState:
         return data if isinstance(data, dict) else {}
 
     def log_tail(self, name: str, lines: int = 25) -> str:
-        try:
-            text = (self.cell_dir(name) / "cell.log").read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
+        return processes.log_tail(self.cell_dir(name), "cell.log", lines)
 
     def prepare_cell(self, cell: CellSpec) -> Path:
         """A clean directory for a cell about to start, keeping nothing from an earlier run."""

@@ -65,15 +65,10 @@ def lab_logs(state: LabState, lines: int = 400) -> list[tuple[str, str]]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGUSR1)
     time.sleep(1.0)  # faulthandler writes at once; a second is plenty under load
-    tails = []
-    for title, (_, directory, log_name) in daemons.items():
-        log = directory / log_name
-        try:
-            tail = log.read_text(errors="replace").splitlines()[-lines:]
-        except OSError as error:
-            tail = [f"(no log: {error})"]
-        tails.append((title, "\n".join(tail)))
-    return tails
+    return [
+        (title, processes.log_tail(directory, log_name, lines))
+        for title, (_, directory, log_name) in daemons.items()
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -168,6 +168,14 @@ def test_a_cell_that_fails_is_reported_with_its_log_tail(
     assert keystone.status(state).health == "stopped"  # no Keystone kept for no cell
 
 
+def test_a_log_tail_is_its_last_lines_or_says_there_is_none(tmp_path: Path) -> None:
+    assert processes.log_tail(tmp_path, "cell.log") == "(no log)"
+    (tmp_path / "cell.log").write_bytes(b"")
+    assert processes.log_tail(tmp_path, "cell.log") == "(empty log)"
+    (tmp_path / "cell.log").write_bytes(b"one\ntwo \xff\nthree\n\n")
+    assert processes.log_tail(tmp_path, "cell.log", lines=2) == "two \ufffd\nthree"
+
+
 def test_a_cell_that_never_answers_is_stopped_after_the_timeout(
     state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
