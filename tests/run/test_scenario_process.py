@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from harness.run.launcher import Order, ScenarioProcesses
 from harness.run.records import LOG_FILE, PLANNED_FILE, read_header, read_results
 from harness.run.scenario_process import NOT_STARTED
@@ -47,8 +49,9 @@ def scenarios(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "scenarios", witness
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])  # 2: xdist workers, started before go
 def test_a_target_whose_preflight_failed_runs_and_records_no_scenario(
-    run: Callable[..., Result], small: Path, tmp_path: Path
+    run: Callable[..., Result], small: Path, tmp_path: Path, concurrency: int
 ) -> None:
     (tmp_path / "clouds.yaml").write_text("clouds: {lab-cloud: {auth_type: none}}\n")
     host = tmp_path / "host"
@@ -63,7 +66,7 @@ def test_a_target_whose_preflight_failed_runs_and_records_no_scenario(
     folder, witness = scenarios(tmp_path)
     done = run(
         "--matrix", str(small), "run", "--lab", str(lab), "--out", str(tmp_path / "out"),
-        "--scenarios", str(folder),
+        "--scenarios", str(folder), "--concurrency", str(concurrency),
     )  # fmt: skip
     assert done.code == 1, done.err
     [run_dir] = (tmp_path / "out" / "runs").iterdir()
