@@ -73,10 +73,10 @@ def _cloud_session(
     pytestconfig: pytest.Config, target_context: TargetContext
 ) -> Iterator[CloudSession]:
     target = target_context.target
+    found = provided_from(pytestconfig.stash.get(FOUND, {}), target)  # before: nothing to close
     connection = cloud_api.connect(
         target_context.clouds_yaml, target.cloud, target.timeouts.default
     )
-    found = provided_from(pytestconfig.stash.get(FOUND, {}), target)
     try:
         yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]), found)
     finally:
