@@ -21,13 +21,16 @@ def clouds_yaml_of(lab_path: Path, clouds_yaml: str | None) -> Path | None:
     return (lab_path.parent / clouds_yaml).resolve() if clouds_yaml else None
 
 
-def region(clouds_yaml: Path | None, cloud: str) -> Any:
+def region(clouds_yaml: Path | None, cloud: str, *, validate: bool = True) -> Any:
+    """The cloud's entry, merged as openstacksdk merges it. `validate` also loads its auth
+    plugin, as a connection needs; without it nothing but the files and the environment are
+    read (keystoneauth finds plugins by scanning every installed package's entry points)."""
     from openstack.config import OpenStackConfig
     from openstack.exceptions import ConfigException
 
     files = [str(clouds_yaml)] if clouds_yaml else None
     try:
-        return OpenStackConfig(config_files=files).get_one(cloud=cloud)
+        return OpenStackConfig(config_files=files).get_one(cloud=cloud, validate=validate)
     except ConfigException as error:
         raise CloudConfigError(f"cloud '{cloud}': {error}") from None
 
@@ -44,5 +47,5 @@ def connect(clouds_yaml: Path | None, cloud: str, api_timeout: float | None = No
 
 
 def redactor(clouds_yaml: Path | None, cloud: str) -> Redactor:
-    """The cloud entry's secrets, read without connecting."""
-    return Redactor(secrets_in(region(clouds_yaml, cloud).config))
+    """The cloud entry's secrets, read without connecting (nor loading its auth plugin)."""
+    return Redactor(secrets_in(region(clouds_yaml, cloud, validate=False).config))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.run.cloud import CloudConfigError, redactor
 from harness.run.records import Result, append_result, now, read_header, read_results
 from harness.run.secrets import Redactor, encodings, secrets_in
 from tests.conftest import edit
@@ -235,6 +236,22 @@ def test_secrets_are_found_in_auth_and_masked_longest_first() -> None:
         redactor.redact("id abc123 secret sekret-XYZ-1 in RegionOne")
         == "id abc123 secret *** in RegionOne"
     )
+
+
+def test_a_clouds_yaml_entry_gives_its_secrets_without_loading_its_auth_plugin(
+    tmp_path: Path,
+) -> None:
+    """The redactor reads the entry as openstacksdk merges it, and nothing more: an auth type
+    no package provides (so no plugin could be loaded) still has its password masked."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  lab:\n    auth_type: no-such-plugin\n"
+        f"    auth: {{auth_url: 'http://127.0.0.1:5000', password: {SECRET}}}\n",
+        encoding="utf-8",
+    )
+    assert redactor(clouds, "lab").redact(f"denied for {SECRET}") == "denied for ***"
+    with pytest.raises(CloudConfigError, match="'elsewhere'"):
+        redactor(clouds, "elsewhere")
 
 
 SURROGATE = """
