@@ -18,7 +18,8 @@ _live_migration_monitor and migration.find_job_type), which the lab's libvirt ce
 
 import pytest
 
-ENDED = ("completed", "cancelled", "error", "failed")
+from harness.scenario.waiters import MIGRATION_ENDED
+
 ABORTED = ("cancelled", "error")  # see the module docstring
 
 
@@ -36,10 +37,10 @@ def test_abort_live_migration(cloud, make, wait):
     was."""
     server = make.server()
     cloud.compute.live_migrate_server(server, block_migration="auto")
-    migration = wait.migration(server.id, ("running", *ENDED))
+    migration = wait.migration(server.id, ("running", *MIGRATION_ENDED))
     assert migration.status == "running", f"the migration was {migration.status} before the abort"
     cloud.compute.abort_server_migration(migration.id, server, ignore_missing=False)  # 2.24
     wait.action(server.id, "live_migration_cancel", kind="migration")  # its events succeeded
-    assert wait.migration(server.id, ENDED).status in ABORTED
+    assert wait.migration(server.id, MIGRATION_ENDED).status in ABORTED
     stayed = wait.server(server.id, "ACTIVE", kind="migration")
     assert stayed.compute_host == server.compute_host, "the aborted migration moved the server"

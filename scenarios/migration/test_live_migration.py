@@ -10,17 +10,19 @@ move still in progress fails the record check.
 
 import pytest
 
+from harness.scenario.waiters import MIGRATION_ENDED
+
 
 @pytest.mark.feature("live-migration")
 def test_live_migration(cloud, make, wait):
     """Outline:
     1. boot a server and wait until ACTIVE, noting its host
     2. live migrate it with block_migration "auto"
-    3. wait (migration timeout) until ACTIVE with no task state; check the host changed
-    4. wait until its migration record is completed
+    3. wait (migration timeout) until its migration record has ended; check it is completed
+    4. wait until ACTIVE with no task state; check the host changed
     Passes only when the server moved by a completed live migration."""
     server = make.server()
     cloud.compute.live_migrate_server(server, block_migration="auto")
+    assert wait.migration(server.id, MIGRATION_ENDED).status == "completed"
     moved = wait.server(server.id, "ACTIVE", kind="migration")
     assert moved.compute_host != server.compute_host, "the server did not change host"
-    wait.migration(server.id, ("completed",))

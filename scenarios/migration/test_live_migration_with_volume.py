@@ -11,6 +11,8 @@ server but left the volume's attachment on the old host fails.
 
 import pytest
 
+from harness.scenario.waiters import MIGRATION_ENDED
+
 
 @pytest.mark.feature("live-migration-with-volume")
 def test_live_migration_with_volume(cloud, make, wait):
@@ -20,8 +22,8 @@ def test_live_migration_with_volume(cloud, make, wait):
     2. boot a server and wait until ACTIVE, noting its host
     3. attach the volume and wait until it is in-use
     4. live migrate the server with block_migration "auto"
-    5. wait (migration timeout) until ACTIVE with no task state; check the host changed
-    6. wait until its migration record is completed
+    5. wait (migration timeout) until its migration record has ended; check it is completed
+    6. wait until ACTIVE with no task state; check the host changed
     7. check the volume is in-use with one attachment: this server, on the new host
     8. check Nova lists the volume among the server's attachments
     Passes only when the server moved host and the volume followed it, attached."""
@@ -30,9 +32,9 @@ def test_live_migration_with_volume(cloud, make, wait):
     cloud.compute.create_volume_attachment(server, volume)
     wait.volume(volume.id, "in-use")
     cloud.compute.live_migrate_server(server, block_migration="auto")
+    assert wait.migration(server.id, MIGRATION_ENDED).status == "completed"
     moved = wait.server(server.id, "ACTIVE", kind="migration")
     assert moved.compute_host != server.compute_host, "the server did not change host"
-    wait.migration(server.id, ("completed",))
     attached = cloud.block_storage.get_volume(volume.id)
     assert attached.status == "in-use"
     hosts = {a["server_id"]: a["host_name"] for a in attached.attachments}

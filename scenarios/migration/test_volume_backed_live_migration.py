@@ -11,6 +11,8 @@ old host fails.
 
 import pytest
 
+from harness.scenario.waiters import MIGRATION_ENDED
+
 
 @pytest.mark.feature("volume-backed-live-migration")
 def test_volume_backed_live_migration(cloud, make, wait):
@@ -20,8 +22,8 @@ def test_volume_backed_live_migration(cloud, make, wait):
     2. boot a server from that volume (boot index 0, kept on termination) and wait until ACTIVE,
        noting its host
     3. live migrate it with block_migration "auto"
-    4. wait (migration timeout) until ACTIVE with no task state; check the host changed
-    5. wait until its migration record is completed
+    4. wait (migration timeout) until its migration record has ended; check it is completed
+    5. wait until ACTIVE with no task state; check the host changed
     6. check the volume's only attachment is this server, on the new host
     Passes only when the volume-backed server moved host with its root volume attached there."""
     volume = make.volume(size=1, image_id=make.image().id)  # made first, deleted after the server
@@ -34,8 +36,8 @@ def test_volume_backed_live_migration(cloud, make, wait):
     }
     server = make.server(block_device_mapping=[root_disk])
     cloud.compute.live_migrate_server(server, block_migration="auto")
+    assert wait.migration(server.id, MIGRATION_ENDED).status == "completed"
     moved = wait.server(server.id, "ACTIVE", kind="migration")
     assert moved.compute_host != server.compute_host, "the server did not change host"
-    wait.migration(server.id, ("completed",))
     attachments = cloud.block_storage.get_volume(volume.id).attachments
     assert {a["server_id"]: a["host_name"] for a in attachments} == {server.id: moved.compute_host}

@@ -11,7 +11,14 @@ import pytest
 
 from harness.declarations.model import Timeouts
 from harness.scenario.accounting import RequestLog
-from harness.scenario.waiters import TIMEOUT_KINDS, Poll, TimeoutKind, Waiter, WaitFailed
+from harness.scenario.waiters import (
+    MIGRATION_ENDED,
+    TIMEOUT_KINDS,
+    Poll,
+    TimeoutKind,
+    Waiter,
+    WaitFailed,
+)
 from tests.conftest import REPO
 
 
@@ -272,6 +279,46 @@ def test_migration_waiter_polls_until_the_record_is_final() -> None:
     wait = Waiter(conn, Timeouts(), RequestLog(), Poll(sleep=clock.sleep, clock=clock.clock))
     assert wait.migration("s1").status == "completed"
     assert len(clock.sleeps) == 2
+
+
+def test_migration_records_are_polled_twice_as_often_and_seen_within_a_tenth() -> None:
+    """A record costs the API half of a server per poll: the same load sees a migration end
+    twice as soon (a fake cell's 5 s live migration was seen 0.6-1.0 s late, polling the server)."""
+
+    def polls(change_at: float, records: bool) -> tuple[float, int]:
+        clock = FakeClock()
+        running, completed = SimpleNamespace(status="running"), SimpleNamespace(status="completed")
+        compute = SimpleNamespace(
+            migrations=lambda **query: [completed if clock.now >= change_at else running],
+            get_server=lambda _: server("ACTIVE" if clock.now >= change_at else "MIGRATING"),
+        )
+        poll = Poll(sleep=clock.sleep, clock=clock.clock)
+        wait = Waiter(SimpleNamespace(compute=compute), Timeouts(default=60), RequestLog(), poll)
+        if records:
+            assert wait.migration("s1", MIGRATION_ENDED).status == "completed"
+        else:
+            wait.server("s1", kind="migration")
+        return clock.now, len(clock.sleeps) + 1
+
+    changes = [1 + k * 0.37 for k in range(50)]  # 1 to 19 s
+    late = {True: 0.0, False: 0.0}
+    for change_at in changes:
+        seen, record_polls = polls(change_at, records=True)
+        assert seen - change_at <= max(0.1, 0.1 * seen) + 1e-9
+        late[True] += seen - change_at
+        server_seen, server_polls = polls(change_at, records=False)
+        late[False] += server_seen - change_at
+        assert record_polls <= 2 * server_polls  # twice as often at most
+    assert late[True] < 0.7 * late[False]  # seen sooner (twice as soon below the 2 s cap)
+
+
+def test_a_migration_that_failed_ends_the_wait_for_its_end_at_once() -> None:
+    clock = FakeClock()
+    failed = [SimpleNamespace(status="error")]
+    conn = SimpleNamespace(compute=SimpleNamespace(migrations=lambda **query: failed))
+    wait = Waiter(conn, Timeouts(), RequestLog(), Poll(sleep=clock.sleep, clock=clock.clock))
+    assert wait.migration("s1", MIGRATION_ENDED).status == "error"
+    assert clock.sleeps == []
 
 
 def test_image_and_volume_errors_fail_fast() -> None:
