@@ -9,6 +9,7 @@ missing and the nearest name the cloud has.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -43,12 +44,23 @@ def check_names(connect: Callable[[], Any], target: Target) -> tuple[list[CheckO
         cloud = connect()
     except Exception as error:  # an unusable cloud fails every lookup with the reason
         return [replace(o, error=describe_error(error)) for o in outcomes.values()], {}
-    checked, found = [], {}
-    for field, outcome in outcomes.items():
-        resource, checked_outcome = _look_up(cloud, field, wanted[field], outcome)
-        checked.append(checked_outcome)
-        if resource is not None:
-            found[field] = resource
+    by_service: dict[str, list[str]] = {}
+    for field in outcomes:
+        by_service.setdefault(LOOKUPS[field][0], []).append(field)
+
+    def look_up_all(fields: list[str]) -> list[tuple[str, Any, CheckOutcome]]:
+        return [(f, *_look_up(cloud, f, wanted[f], outcomes[f])) for f in fields]
+
+    # Each service in a thread of its own (its proxy made and its endpoint found by that thread
+    # alone): a lookup mostly waits for the cloud, and a name not found by id costs a listing.
+    with ThreadPoolExecutor(len(by_service), thread_name_prefix="preflight-lookup") as pool:
+        looked_up = {
+            field: (resource, outcome)
+            for done in pool.map(look_up_all, by_service.values())
+            for field, resource, outcome in done
+        }
+    checked = [looked_up[field][1] for field in outcomes]  # in the order of LOOKUPS
+    found = {field: r for field, (r, _) in looked_up.items() if r is not None}
     return checked, found
 
 

@@ -30,6 +30,7 @@ from harness.declarations.model import (
     ServiceCheck,
     Target,
 )
+from harness.preflight import names
 from harness.preflight.checks import CHECKS, Verdict, parse_ini
 from harness.preflight.runner import CheckOutcome, PreflightResult, run_preflight
 from harness.run.secrets import hide_url_credentials
@@ -319,6 +320,42 @@ def test_a_check_that_raises_fails_with_an_error_and_others_still_run(
     assert failure.kind == "package"
     assert failure.error == "no package manager known"
     assert len(result.outcomes) == 9
+
+
+def test_each_service_looks_its_names_up_at_the_same_time_as_the_others() -> None:
+    """Image, compute and network lookups each wait for the other two (a barrier): looked up
+    one after another they would all time out. A service's own names keep their order."""
+    met = threading.Barrier(3, timeout=10)
+    asked: list[tuple[str, str]] = []
+
+    def finder(service: str) -> Any:
+        def find(name: str, ignore_missing: bool = True) -> Any:
+            if not asked or all(s != service for s, _ in asked):
+                met.wait()  # the first lookup of each service meets the other services'
+            asked.append((service, name))
+            return SimpleNamespace(name=name, id=f"{service}-{name}")
+
+        return find
+
+    cloud = SimpleNamespace(
+        image=SimpleNamespace(find_image=finder("image")),
+        compute=SimpleNamespace(find_flavor=finder("compute")),
+        network=SimpleNamespace(find_network=finder("network")),
+    )
+    lab_target = Target(
+        combination=COMBINATION, cloud="test", image="cirros", flavor="m1.tiny",
+        flavor_alt="m1.small", network="private",
+    )  # fmt: skip
+    outcomes, found = names.check_names(lambda: cloud, lab_target)
+    assert [(o.value, o.passed) for o in outcomes] == [
+        ("lab/image", True), ("lab/flavor", True), ("lab/flavor_alt", True),
+        ("lab/network", True),
+    ]  # fmt: skip
+    assert [name for service, name in asked if service == "compute"] == ["m1.tiny", "m1.small"]
+    assert {field: resource.id for field, resource in found.items()} == {
+        "image": "image-cirros", "flavor": "compute-m1.tiny", "flavor_alt": "compute-m1.small",
+        "network": "network-private",
+    }  # fmt: skip
 
 
 def test_connect_failure_is_an_unreachable_host(matrix: Matrix) -> None:
