@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -117,8 +118,7 @@ def run_targets(
 
     def one(run: TargetRun) -> TargetRun:
         return _run_one(
-            matrix, lab, run, options, events, redactor_for(run.target), stop, children, lock,
-            processes,
+            matrix, lab, run, options, events, redactor_for, stop, children, lock, processes,
         )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -150,7 +150,7 @@ def _run_one(
     run: TargetRun,
     options: RunOptions,
     events: Events,
-    redactor: Redactor,
+    redactor_for: Callable[[Target], Redactor],
     stop: threading.Event,
     children: list[subprocess.Popen[str]],
     lock: threading.Lock,
@@ -176,6 +176,15 @@ def _run_one(
         found: dict[str, Any] = {}
         try:
             order.what(options.scenarios.parent, _pytest_args(lab, run, options))
+            # openstacksdk is imported here (for the cloud entry's secrets, then the preflight's
+            # lookups): once the order is out, so the session configures and collects meanwhile
+            redactor = redactor_for(run.target)
+        except BaseException:  # no such cloud: the session ends, and the run leaves no trace
+            order.close(False)
+            child.wait()
+            shutil.rmtree(run.run_dir, ignore_errors=True)
+            raise
+        try:
             header, found = _preflight(matrix, lab, run, header, options, events, redactor)
             write_header(run.run_dir, header)
             go = header.status != "preflight-failed" and not stop.is_set()

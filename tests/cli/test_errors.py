@@ -47,10 +47,12 @@ def test_a_missing_cloud_entry_is_bad_input_not_a_bug(
         f"clouds_yaml: {clouds}\ntargets:\n"
         "  - {combination: libvirt-kvm/ceph-rbd/ovn, cloud: devstack-admin}\n"
     )
-    result = run("--matrix", str(small), "run", "--lab", str(lab_file))  # type: ignore[operator]
+    out = tmp_path / "out"
+    result = run("--matrix", str(small), "run", "--lab", str(lab_file), "--out", str(out))  # type: ignore[operator]
     assert result.code == 2, result.err
     assert result.err.startswith("matrix: target 'libvirt-kvm-ceph-rbd-ovn': ")
     assert "devstack-admin" in result.err and "internal error" not in result.err
+    assert list((out / "runs").iterdir()) == []  # its session was stopped, its run removed
 
 
 @pytest.mark.parametrize(
