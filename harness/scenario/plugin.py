@@ -37,6 +37,7 @@ from harness.scenario import skips
 from harness.scenario.accounting import RequestLog
 from harness.scenario.concurrency import is_controller, is_worker
 from harness.scenario.gate import feature_of, needs_of
+from harness.scenario.narrowing import needless
 from harness.scenario.recorder import PROOF_PROPERTY, Recorder
 from harness.scenario.stash import (
     CONTEXT,
@@ -126,6 +127,18 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     config.stash[OWNS_HEADER] = _start_record(
         config, config.stash[RECORDER].run_dir, context, config.stash[RUN_ID]
     )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With --feature, a scenario module whose marks name only other features is not even
+    imported (`harness.scenario.narrowing`)."""
+    wanted = config.getoption("matrix_features")
+    if not wanted or CONTEXT not in config.stash or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    source = collection_path.read_text(encoding="utf-8", errors="replace")
+    return True if needless(source, wanted, config.stash[CONTEXT].matrix.features) else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -127,6 +127,34 @@ def test_feature_option_selects_scenarios(
     result.assert_outcomes(skipped=1, deselected=5)
 
 
+def test_with_feature_a_module_marking_only_other_features_is_not_imported(
+    pytester: pytest.Pytester, small: Path, lab: Path
+) -> None:
+    """Importing it would fail the collection; a module whose mark is computed, or that marks
+    an undeclared feature, is still imported (and judged) as before."""
+    pytester.makepyfile(
+        test_wanted='import pytest\n@pytest.mark.feature("live-migration")\ndef test_w(): pass\n',
+        test_other=(
+            'import pytest\nraise RuntimeError("imported")\n'
+            '@pytest.mark.feature("live-snapshot")\ndef test_o(): pass\n'
+        ),
+        test_computed=(
+            'import pytest\nFEATURE = "live-snapshot"\n'
+            "@pytest.mark.feature(FEATURE)\ndef test_c(): pass\n"
+        ),
+    )
+    args = ("--combination", "libvirt-qemu/ceph-rbd/ovs", "--feature", "live-migration")
+    result = run(pytester, small, lab, *args)
+    result.assert_outcomes(passed=1, deselected=1)  # test_computed's, imported and deselected
+    assert "imported" not in result.stdout.str()
+    pytester.makepyfile(
+        test_other='import pytest\n@pytest.mark.feature("live-snapshoot")\ndef test_o(): pass\n'
+    )
+    misspelt = run(pytester, small, lab, *args)
+    assert misspelt.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown feature 'live-snapshoot'" in misspelt.stderr.str()
+
+
 def test_an_undeclared_feature_is_a_usage_error(
     pytester: pytest.Pytester, small: Path, lab: Path
 ) -> None:
