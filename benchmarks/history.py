@@ -630,7 +630,7 @@ def full_size(work: Path, profile: bool) -> None:
     matrix_dir, db, site = work / "matrix", work / "history.sqlite", work / "site"
     print("stream query plan: " + "; ".join(query_plan(db)))
     print("\n-- levels + publish at full size (one fresh process)")
-    shutil.rmtree(site, ignore_errors=True)
+    shutil.rmtree(site, ignore_errors=True)  # which slows the publish's file creation (below)
     os.sync()  # the removed site's writeback must not land in the time of the next one
     figures = measure_in_child(matrix_dir, db, site, False)
     print(f"database:         {db_mib(db):8.1f} MiB")
@@ -651,9 +651,9 @@ def full_size(work: Path, profile: bool) -> None:
             f" {figures['site_mib']:.1f} MiB   (CPU {_cpu(figures['publish_cpu'])})"
         )
         print(
-            "                  (system time is mostly the file system creating the files: on"
-            " a new\n                   ext4 volume, a file whose inode was never used before"
-            " costs ~0.3 ms)"
+            "                  (system time is mostly ext4 creating the files: for minutes after"
+            "\n                   thousands were deleted, as the last site just was, it scans"
+            " past their\n                   freed inodes, the kernel's recently_deleted)"
         )
         print(f"RSS after publish:{figures['rss_publish_mib']:8.0f} MiB")
         together = figures["levels_s"] + figures["publish_s"]
