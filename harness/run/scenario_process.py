@@ -5,7 +5,8 @@ what every scenario session needs (pytest, openstacksdk, the declarations' model
 harness's scenario modules) while the run loads the declarations. Then it reads from the pipe
 FD what to run (a JSON line: the checkout to run in, the pytest arguments) and starts pytest,
 which configures and collects (and starts its xdist workers, which collect too) while the
-target's preflight runs; the session then waits before its first scenario (`Gate`) for go. A
+target's preflight runs; the session then opens the target's cloud and waits before its first
+scenario (`Gate`) for go. A
 pipe closed without go means nothing is to run (the preflight failed, the run was stopped, no
 target took it): it ends having run and recorded nothing.
 
@@ -44,13 +45,17 @@ NOT_STARTED = "not started: the preflight did not pass, or the run was stopped"
 
 class Gate:
     """Holds the session once it has collected (and its xdist workers have started and
-    collected), with nothing run or recorded, until the run says go."""
+    collected), with nothing run or recorded, until the run says go; it opens the target's
+    cloud meanwhile."""
 
     def __init__(self, pipe: BinaryIO) -> None:
         self.pipe = pipe
 
     @pytest.hookimpl(wrapper=True)  # before every runtestloop implementation, the record's too
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        from harness.scenario.fixtures import connect_early  # pytest has imported it by now
+
+        connect_early(session.config)  # meanwhile: the first scenario need not wait for it
         try:
             verdict = self.pipe.read()
         except KeyboardInterrupt:  # `matrix run` was stopped while this waited

@@ -20,12 +20,12 @@ from harness.declarations.problems import DeclarationError
 from harness.run import cloud as cloud_api
 from harness.scenario.accounting import RequestLog, attach
 from harness.scenario.cleanup import Cleanup
-from harness.scenario.concurrency import holding, is_worker, lock_path
+from harness.scenario.concurrency import holding, is_controller, is_worker, lock_path
 from harness.scenario.gate import feature_of, gate, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY
 from harness.scenario.resources import Provided, Resources, provided_from
 from harness.scenario.skips import unproven
-from harness.scenario.stash import CONTEXT, FOUND, REQUESTS, RUN_ID
+from harness.scenario.stash import CONNECTION, CONTEXT, FOUND, REQUESTS, RUN_ID
 from harness.scenario.target import TargetContext
 from harness.scenario.waiters import Waiter
 
@@ -68,15 +68,38 @@ class CloudSession:
     provided: Provided = field(default_factory=dict)
 
 
+def _connect(context: TargetContext) -> Any:
+    target = context.target
+    return cloud_api.connect(context.clouds_yaml, target.cloud, target.timeouts.default)
+
+
+def connect_early(config: pytest.Config) -> None:
+    """Open the target's cloud while the session waits for go (`harness.run.scenario_process`):
+    the connection built (its auth plugin found), a token got and the compute endpoint found
+    before the first scenario needs them. What fails is left for that scenario to meet."""
+    if CONTEXT not in config.stash or is_controller(config):
+        return
+    try:
+        connection = _connect(config.stash[CONTEXT])
+    except Exception:
+        return
+    try:
+        connection.authorize()
+        connection.compute.get_endpoint_data()
+    except Exception:
+        connection.close()
+        return
+    config.stash[CONNECTION] = connection
+
+
 @pytest.fixture(scope="session")
 def _cloud_session(
     pytestconfig: pytest.Config, target_context: TargetContext
 ) -> Iterator[CloudSession]:
-    target = target_context.target
-    found = provided_from(pytestconfig.stash.get(FOUND, {}), target)  # before: nothing to close
-    connection = cloud_api.connect(
-        target_context.clouds_yaml, target.cloud, target.timeouts.default
-    )
+    found = provided_from(pytestconfig.stash.get(FOUND, {}), target_context.target)
+    connection = pytestconfig.stash.get(CONNECTION, None)
+    if connection is None:  # a bare pytest run, or the early connection failed
+        connection = _connect(target_context)
     try:
         yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]), found)
     finally:

@@ -18,3 +18,5 @@ REQUESTS = pytest.StashKey[RequestLog]()
 REQUESTS_BEFORE = pytest.StashKey[int]()
 FOUND = pytest.StashKey[dict[str, dict[str, Any]]]()
 """The lab file's names as `matrix run`'s preflight found them (`launcher.described`)."""
+CONNECTION = pytest.StashKey[Any]()
+"""The target's cloud, opened while the session waited for go (`fixtures.connect_early`)."""

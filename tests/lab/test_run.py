@@ -9,13 +9,16 @@ from pathlib import Path
 
 import yaml
 
+from harness.lab import keystone
 from harness.lab.state import LabState
+from harness.run.launcher import ScenarioProcesses
 from harness.run.records import read_header, read_results
 from tests.conftest import REPO
 from tests.lab.conftest import connect, matrix_cli, wait_for
 from tests.lab.test_cells import IMAGE
 
 MATRIX = Path(sys.executable).parent / "matrix"
+VERSIONS = '"GET /v2.1 HTTP/1.1"'  # the compute API's version document, as the cell logs it
 
 
 def test_run_records_every_target_and_writes_junit(running_lab: LabState, tmp_path: Path) -> None:
@@ -110,6 +113,38 @@ def test_the_names_the_preflight_found_are_not_looked_up_again_by_the_scenarios(
     [run_dir] = (tmp_path / "runs").iterdir()
     outcomes = {r.feature: r.outcome for r in read_results(run_dir)}
     assert outcomes == {"launch": "passed", "resize": "passed"}
+
+
+def test_the_session_opens_the_cloud_while_it_waits_for_go(
+    running_lab: LabState, tmp_path: Path
+) -> None:
+    """A token got and the compute endpoint found before the run says go (it never does
+    here): the first scenario does not wait for them, nor for keystoneauth's plugin look-up."""
+    tokens = keystone.directory_of(running_lab) / "keystone.log"
+    cell = running_lab.cell_dir("live-local") / "cell.log"
+
+    def count(log: Path, request: str) -> int:
+        return log.read_text(errors="replace").count(request)
+
+    tokens_before, versions_before = count(tokens, "POST /v3/auth/tokens"), count(cell, VERSIONS)
+    child, order = ScenarioProcesses().take()
+    order.what(
+        REPO,
+        [
+            str(REPO / "scenarios"), "-p", "harness.scenario.plugin", "-p", "no:cacheprovider",
+            "--matrix-dir", str(REPO / "matrix"), "--lab", str(running_lab.lab_file),
+            "--target", "live-local", "--run-id", "early-1", "--record-dir",
+            str(tmp_path / "run"), "--feature=launch",
+        ],
+    )  # fmt: skip
+    try:
+        wait_for(lambda: count(cell, VERSIONS) > versions_before or None, what="discovery")
+        assert count(tokens, "POST /v3/auth/tokens") > tokens_before
+    finally:
+        order.close(go=False)
+        out, _ = child.communicate(timeout=60)
+    assert child.returncode == 2, out
+    assert not list(read_results(tmp_path / "run"))
 
 
 def test_unknown_feature_is_bad_input(running_lab: LabState, tmp_path: Path) -> None:
