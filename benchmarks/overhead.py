@@ -17,6 +17,7 @@ Aim: ratio at most 1.05, delay at most 0.25 s.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -109,7 +110,19 @@ def _each(seconds: list[float]) -> str:
     return ", ".join(f"{s:.2f}" for s in seconds)
 
 
+def uncompiled() -> bool:
+    """Whether every process of the harness compiles its modules anew (PYTHONDONTWRITEBYTECODE
+    set and none cached yet, as in an editable checkout): the script's openstacksdk was
+    compiled at install, so the harness would pay alone for what users do not."""
+    return bool(os.environ.get("PYTHONDONTWRITEBYTECODE")) and not any(
+        (REPO / "harness").rglob("__pycache__")
+    )
+
+
 def main() -> None:
+    if uncompiled():
+        print("note: PYTHONDONTWRITEBYTECODE is set and the harness has no compiled modules:")
+        print("      each `matrix run` compiles them again; unset it to measure as installed")
     python = environment.ensure(progress=print)
     matrix = load_matrix(REPO / "matrix")
     (cell,) = [c for c in cells_from(matrix, matrix.labs["embedded"]) if c.name == "live-local"]
