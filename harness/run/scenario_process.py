@@ -6,9 +6,8 @@ harness's scenario modules) while the run loads the declarations. Then it reads 
 FD what to run (a JSON line: the checkout to run in, the pytest arguments) and starts pytest,
 which configures and collects (and starts its xdist workers, which collect too) while the
 target's preflight runs; the session then opens the target's cloud and waits before its first
-scenario (`Gate`) for go. A
-pipe closed without go means nothing is to run (the preflight failed, the run was stopped, no
-target took it): it ends having run and recorded nothing.
+scenario (`Gate`) for go. A pipe closed without go means nothing is to run (the preflight
+failed, the run was stopped, no target took it): it ends having run and recorded nothing.
 
 The harness's plugin modules are not imported here: pytest must import them itself to rewrite
 their asserts. Only the modules they import are.
@@ -55,8 +54,8 @@ class Gate:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         from harness.scenario.fixtures import connect_early  # pytest has imported it by now
 
-        connect_early(session.config)  # meanwhile: the first scenario need not wait for it
         try:
+            connect_early(session.config)  # meanwhile: the first scenario need not wait for it
             verdict = self.pipe.read()
         except KeyboardInterrupt:  # `matrix run` was stopped while this waited
             verdict = b""
