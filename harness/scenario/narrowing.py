@@ -20,11 +20,10 @@ _LITERAL_MARK = re.compile(r"""mark\s*\.\s*feature\s*\(\s*(['"])([^'"\\]+)\1\s*\
 def marked_features(source: str) -> set[str] | None:
     """The features a module's marks name, or None when a mark's id is not a plain string (or
     there is no mark to read): then only importing the module tells."""
-    named = {match.group(2) for match in _LITERAL_MARK.finditer(source)}
-    literal_marks = len(_LITERAL_MARK.findall(source))
-    if not named or literal_marks != len(_ANY_MARK.findall(source)):
+    named = [match.group(2) for match in _LITERAL_MARK.finditer(source)]
+    if not named or len(named) != len(_ANY_MARK.findall(source)):
         return None
-    return named
+    return set(named)
 
 
 def needless(source: str, wanted: Collection[str], declared: Collection[str]) -> bool:

@@ -151,8 +151,16 @@ class Waiter:
         rid = self.requests.last_request_id
         return f" (last request id {rid})" if rid else ""
 
-    def until(self, probe: Callable[[], T | None], what: str, kind: TimeoutKind = "default") -> T:
-        return self.poll.until(probe, self.timeout(kind), lambda: what + self._context())
+    def until(
+        self,
+        probe: Callable[[], T | None],
+        what: str,
+        kind: TimeoutKind = "default",
+        poll: Poll | None = None,
+    ) -> T:
+        """`probe` until it gives a value, on `poll` (the waiter's own schedule by default)."""
+        schedule = poll or self.poll
+        return schedule.until(probe, self.timeout(kind), lambda: what + self._context())
 
     def server(
         self,
@@ -226,14 +234,13 @@ class Waiter:
         """The migration record reaches one of `statuses`; it can lag the server's own state.
         Polled RECORD_POLL_RATE times as often as a server: a record is cheaper to read."""
         wanted = set(statuses)
-        what = f"a migration of {server_id} to be {sorted(wanted)}"
 
         def probe() -> Any:
             found = list(self.conn.compute.migrations(instance_uuid=server_id))
             return next((m for m in found if m.status in wanted), None)
 
         often = replace(self.poll, share=self.poll.share / RECORD_POLL_RATE)
-        return often.until(probe, self.timeout(kind), lambda: what + self._context())
+        return self.until(probe, f"a migration of {server_id} to be {sorted(wanted)}", kind, often)
 
     def action(
         self,
