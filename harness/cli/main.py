@@ -12,6 +12,7 @@ validate` need neither openstacksdk nor the levels and publishing code.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,10 +20,20 @@ from pathlib import Path
 
 import click
 
-from harness import __version__
+from harness import version
 from harness.cli.registry import COMMANDS, PRELUDES
 from harness.ending import end_process
 from harness.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_INTERRUPTED, MatrixError
+
+PYDANTIC_PLUGINS = "PYDANTIC_DISABLE_PLUGINS"
+
+
+def _show_version(ctx: click.Context) -> None:
+    """`matrix --version`, as click's own option says it, with the version looked up only
+    then (`harness.version`)."""
+    if not ctx.resilient_parsing:
+        click.echo(f"matrix, version {version()}")
+        ctx.exit()
 
 
 class LazyGroup(click.Group):
@@ -69,7 +80,14 @@ EPILOG = "Exit codes:\n\n" + "\n\n".join(
     help="Directory of declarations (axes, features, combinations, levels, labs/).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
-@click.version_option(__version__, prog_name="matrix")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _, asked: _show_version(ctx) if asked else None,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, matrix_dir: Path, debug: bool) -> None:
     """Feature-support matrix harness for OpenStack combinations."""
@@ -84,6 +102,12 @@ def main(args: Sequence[str] | None = None) -> None:
     background of a shell has SIGINT ignored, and a cancelled one is sent SIGTERM; either way
     the command stops what it started and records what finished. Called without `args` it is
     the process's own entry point (the console script, `python -m harness`) and ends it."""
+    if args is None:
+        # Pydantic searches every installed package's entry points for plugins (observability
+        # hooks the harness does not use) when it builds its first model: 60 ms in each
+        # harness process on its way to a scenario. The scenario processes inherit this;
+        # PYDANTIC_DISABLE_PLUGINS set to an empty string has plugins loaded again.
+        os.environ.setdefault(PYDANTIC_PLUGINS, "__all__")
     previous = {
         signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
         signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),

@@ -25,7 +25,6 @@ from typing import Any
 from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.model import Target
 from harness.run import cloud as cloud_api
-from harness.run import junit
 from harness.run.launcher import ScenarioProcesses
 from harness.run.provenance import provenance_for
 from harness.run.records import (
@@ -243,6 +242,8 @@ def _finish(run: TargetRun, header: RunHeader) -> None:
     run.counts = {}
     for result in results:
         run.counts[result.outcome] = run.counts.get(result.outcome, 0) + 1
+    from harness.run import junit  # junit_xml and minidom: not on the way to the first scenario
+
     junit.write(run.run_dir, header, results)
 
 

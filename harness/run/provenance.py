@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness import __version__
+from harness import version
 from harness.declarations.model import PROVENANCE_KINDS, Target
 from harness.declarations.problems import unknown
 from harness.errors import BadInput
@@ -289,6 +289,6 @@ def provenance_for(
         kind=kind_for(target, embedded, kind, env),  # checked against the Literal's values
         voting=voting_for(target, voting, env),
         job_url=job_url or job_url_from(env) or target.provenance.job_url,
-        harness_version=__version__,
+        harness_version=version(),
         scenarios_revision=scenarios_revision(scenarios),
     )

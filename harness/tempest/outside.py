@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness import __version__
+from harness import version
 from harness.declarations.matrix import Matrix
 from harness.declarations.model import ProvenanceKind
 from harness.declarations.problems import unknown
@@ -115,7 +115,7 @@ def record(matrix: Matrix, output: Path, about: About) -> tuple[RunHeader, list[
         lab=about.lab, started_at=started_at, ended_at=ended_at,
         provenance=RecordProvenance(
             kind=about.provenance.kind, voting=about.provenance.voting,
-            job_url=about.provenance.job_url, harness_version=__version__,
+            job_url=about.provenance.job_url, harness_version=version(),
         ),
     )  # fmt: skip
     return header, mapped.results, mapped.unmapped
