@@ -118,9 +118,11 @@ class Resources:
         return self.wait.server(server.id) if wait else server
 
     def _delete_server(self, server_id: str) -> None:
+        if server_id in self.wait.seen_gone:  # the scenario deleted it and waited: no request
+            return
         try:
             self.conn.compute.delete_server(server_id, ignore_missing=False)
-        except NotFoundException:  # the scenario deleted it and saw it gone: nothing to wait for
+        except NotFoundException:  # the scenario deleted it, and it is gone: nothing to wait for
             return
         self.wait.gone(server_id)
 

@@ -137,6 +137,7 @@ class Waiter:
         self.timeouts = timeouts
         self.requests = requests
         self.poll = poll or Poll()
+        self.seen_gone: set[str] = set()  # servers `gone` saw deleted: no cleanup asks again
 
     def timeout(self, kind: TimeoutKind) -> float:
         """The target's timeout for `kind`, or its default when that kind is unset."""
@@ -223,6 +224,7 @@ class Waiter:
             return None
 
         self.until(probe, f"server {server_id} to be deleted")
+        self.seen_gone.add(server_id)
 
     def migration(
         self,

@@ -1,6 +1,7 @@
 """What a scenario makes and reads: volume cleanup frees the volume from attachments whose servers
 are gone; the target's image and flavor are looked up once, and not at all when `matrix run`'s
-preflight found them; a deleted server is not waited on."""
+preflight found them; a server the scenario deleted is not waited on, nor asked about again once
+it saw it gone."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ class CountingLookups:
         self.flavors = flavors
         self.lookups: list[str] = []
         self.deleted: list[str] = []
+        self.delete_requests: list[str] = []
         self.servers: set[str] = set()
 
     def find_flavor(self, name: str, ignore_missing: bool = True) -> Any:
@@ -102,6 +104,7 @@ class CountingLookups:
         return SimpleNamespace(id=f"id-{name}")
 
     def delete_server(self, server_id: str, ignore_missing: bool = True) -> None:
+        self.delete_requests.append(server_id)
         if server_id not in self.servers:
             if ignore_missing:
                 return
@@ -170,6 +173,19 @@ def test_cleanup_of_a_server_the_scenario_deleted_makes_one_request() -> None:
     api = CountingLookups(set())
     counting(api, {})._delete_server("s-deleted")
     assert api.lookups == [] and api.deleted == []
+
+
+def test_cleanup_of_a_server_the_scenario_saw_gone_makes_no_request() -> None:
+    """As the launch scenario does: delete, wait until the API no longer finds it; its
+    cleanup, registered when it was made, then asks nothing."""
+    api = CountingLookups(set())
+    api.servers.add("s-launched")
+    make = counting(api, {})
+    api.delete_server("s-launched")
+    make.wait.gone("s-launched")
+    asked = (list(api.delete_requests), list(api.lookups))
+    make._delete_server("s-launched")
+    assert (api.delete_requests, api.lookups) == asked == (["s-launched"], ["server s-launched"])
 
 
 def test_cleanup_of_a_live_server_deletes_it_and_waits_until_it_is_gone() -> None:
