@@ -30,6 +30,7 @@ from harness.run.provenance import provenance_for
 from harness.run.records import (
     LOG_FILE,
     PLANNED_FILE,
+    ResultsFollower,
     RunHeader,
     new_run_id,
     now,
@@ -250,20 +251,20 @@ def _finish(run: TargetRun, header: RunHeader) -> None:
 def _watch(run: TargetRun, events: Events, done: threading.Event) -> None:
     """Report progress and failures as results land in the record, until `done` (the child
     has ended: one last look, at once rather than at the next tick)."""
+    results = ResultsFollower(run.run_dir)
     seen = 0
     while True:
         finished = done.is_set()
         planned = run.run_dir / PLANNED_FILE
         if run.planned is None and planned.exists():
             run.planned = int(planned.read_text().strip() or 0)
-        results = list(read_results(run.run_dir))
-        for count, result in enumerate(results[seen:], start=seen + 1):  # one step each
+        for result in results.new():  # one step each
+            seen += 1
             failure = None
             if result.outcome in ("failed", "error"):
                 first = (result.message or "").splitlines()[:1]
                 failure = f"{result.scenario}: {first[0] if first else result.outcome}"
-            events.progress(run, count, failure)
-        seen = len(results)
+            events.progress(run, seen, failure)
         if finished:
             return
         done.wait(0.5)

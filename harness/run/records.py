@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from pydantic import (
     AfterValidator,
@@ -255,13 +255,45 @@ def read_results(run_dir: Path) -> Iterator[Result]:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         return
-    validate = Result.__pydantic_validator__.validate_json
     with open_regular(path) as handle:  # never a FIFO
-        while line := handle.readline(RESULT_LINE_LIMIT + 1):  # bounded: never a 1 GiB line
-            if len(line) > RESULT_LINE_LIMIT:
-                raise ValueError(f"a line longer than {RESULT_LINE_LIMIT} bytes")
-            if line.endswith(b"\n") and line.strip():
-                # pydantic's own parser, as for run.json, on the bytes (it checks the UTF-8):
-                # deep nesting and escaped lone surrogates (which nothing can store) are
-                # invalid JSON to it, not a crash
-                yield validate(line)
+        for line in _complete_lines(handle):
+            if line.strip():
+                yield _VALIDATE(line)
+
+
+class ResultsFollower:
+    """A run's results as they are appended: each look returns only the complete lines added
+    since the last one (a line still being written waits for its newline). Watching a run then
+    costs its new results, not all of them again at every look."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / RESULTS_FILE
+        self.offset = 0  # just past the last complete line read
+
+    def new(self) -> list[Result]:
+        if not self.path.exists():
+            return []
+        found = []
+        with open_regular(self.path) as handle:
+            handle.seek(self.offset)
+            for line in _complete_lines(handle):
+                if line.strip():
+                    found.append(_VALIDATE(line))
+                self.offset += len(line)
+        return found
+
+
+_VALIDATE = Result.__pydantic_validator__.validate_json
+"""pydantic's own parser, as for run.json, on the bytes (it checks the UTF-8): deep nesting and
+escaped lone surrogates (which nothing can store) are invalid JSON to it, not a crash."""
+
+
+def _complete_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The lines from where the handle is, each bounded (never a 1 GiB line), up to one with
+    no newline yet."""
+    while line := handle.readline(RESULT_LINE_LIMIT + 1):
+        if len(line) > RESULT_LINE_LIMIT:
+            raise ValueError(f"a line longer than {RESULT_LINE_LIMIT} bytes")
+        if not line.endswith(b"\n"):
+            return
+        yield line

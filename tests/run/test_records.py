@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from harness.run.cloud import CloudConfigError, redactor
-from harness.run.records import Result, append_result, now, read_header, read_results
+from harness.run.records import (
+    Result,
+    ResultsFollower,
+    append_result,
+    now,
+    read_header,
+    read_results,
+)
 from harness.run.secrets import Redactor, encodings, secrets_in
 from tests.conftest import edit
 
@@ -216,6 +223,33 @@ def test_a_line_cut_short_by_a_kill_is_not_a_result(tmp_path: Path) -> None:
     with (tmp_path / "results.jsonl").open("a") as handle:
         handle.write('{"feature": "f", "scenario": "s::u", "outc')
     assert [r.scenario for r in read_results(tmp_path)] == ["s::t"]
+
+
+def test_a_follower_reads_each_result_once_and_a_line_only_once_it_is_whole(
+    tmp_path: Path,
+) -> None:
+    """What `matrix run` watches a run's progress with: every look returns only what was
+    appended since, and a line still being written waits for its newline."""
+
+    def result(name: str) -> Result:
+        return Result(feature="f", scenario=name, outcome="passed", duration_s=1.0,
+                      finished_at=now())  # fmt: skip
+
+    follower = ResultsFollower(tmp_path)
+    assert follower.new() == []  # no results file yet
+    append_result(tmp_path, result("s::a"))
+    append_result(tmp_path, result("s::b"))
+    assert [r.scenario for r in follower.new()] == ["s::a", "s::b"]
+    line = result("s::c").model_dump_json() + "\n"
+    with (tmp_path / "results.jsonl").open("a") as handle:
+        handle.write(line[:20])
+        handle.flush()
+        assert follower.new() == []
+        handle.write(line[20:])
+    append_result(tmp_path, result("s::d"))
+    assert [r.scenario for r in follower.new()] == ["s::c", "s::d"]
+    assert follower.new() == []
+    assert [r.scenario for r in read_results(tmp_path)] == ["s::a", "s::b", "s::c", "s::d"]
 
 
 def test_secrets_are_found_in_auth_and_masked_longest_first() -> None:
