@@ -74,27 +74,32 @@ def waiter(
     return Waiter(conn, timeouts or Timeouts(default=30, boot=10), requests, poll), clock, compute
 
 
-def test_polls_start_short_then_wait_a_fifth_of_the_elapsed_time_up_to_a_cap() -> None:
+def test_polls_start_short_then_wait_a_tenth_of_the_elapsed_time_up_to_a_cap() -> None:
     clock = FakeClock()
     poll = Poll(sleep=clock.sleep, clock=clock.clock)
     with pytest.raises(WaitFailed):
         poll.until(lambda: None, timeout=30.0, describe=lambda: "never")
-    assert clock.sleeps[:8] == [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.12, 0.144]
+    assert clock.sleeps[:10] == [0.1] * 10
+    assert clock.sleeps[11:13] == pytest.approx([0.11, 0.121])  # from 1 s on, a tenth
     assert max(clock.sleeps) == 2.0
     assert clock.now == pytest.approx(30.0)  # the last sleep is trimmed to the deadline
-    assert len(clock.sleeps) < 40  # a slow operation still costs few requests
+    assert len(clock.sleeps) < 50  # a slow operation still costs few requests (0.1 s: 300)
 
 
-def test_a_change_is_seen_within_a_fifth_of_the_time_waited() -> None:
+def test_a_change_is_seen_within_a_tenth_of_the_time_waited_and_a_twentieth_on_average() -> None:
     def seen_at(change_at: float) -> float:
         clock = FakeClock()
         poll = Poll(sleep=clock.sleep, clock=clock.clock)
         poll.until(lambda: True if clock.now >= change_at else None, 60, lambda: "x")
         return clock.now
 
+    late = []
     for change_at in (0.35, 1.7, 4.9, 12.3):
         seen = seen_at(change_at)
-        assert seen - change_at <= max(0.1, 0.2 * seen) + 1e-9
+        assert seen - change_at <= max(0.1, 0.1 * seen) + 1e-9
+    for change_at in [1 + k * 0.37 for k in range(50)]:  # 1 to 19 s
+        late.append((seen_at(change_at) - change_at) / change_at)
+    assert sum(late) / len(late) <= 0.05 + 1e-9  # what the harness may cost over a script
 
 
 def test_status_alone_is_not_enough_task_state_must_clear() -> None:
@@ -281,7 +286,7 @@ def test_migration_waiter_polls_until_the_record_is_final() -> None:
     assert len(clock.sleeps) == 2
 
 
-def test_migration_records_are_polled_twice_as_often_and_seen_within_a_tenth() -> None:
+def test_migration_records_are_polled_twice_as_often_and_seen_within_a_twentieth() -> None:
     """A record costs the API half of a server per poll: the same load sees a migration end
     twice as soon (a fake cell's 5 s live migration was seen 0.6-1.0 s late, polling the server)."""
 
@@ -304,7 +309,7 @@ def test_migration_records_are_polled_twice_as_often_and_seen_within_a_tenth() -
     late = {True: 0.0, False: 0.0}
     for change_at in changes:
         seen, record_polls = polls(change_at, records=True)
-        assert seen - change_at <= max(0.1, 0.1 * seen) + 1e-9
+        assert seen - change_at <= max(0.1, 0.05 * seen) + 1e-9
         late[True] += seen - change_at
         server_seen, server_polls = polls(change_at, records=False)
         late[False] += server_seen - change_at
