@@ -94,6 +94,47 @@ def test_the_scenario_process_loads_the_harness_plugin_and_no_other_installed_on
     assert "cannot be rewritten" not in (run_dir / LOG_FILE).read_text()
 
 
+UNRAISABLE = """
+import gc, pathlib, pytest
+
+class Leaky:
+    def __del__(self):
+        raise RuntimeError("a __del__ failed in this scenario")
+
+def note_collections(phase, info):
+    if phase == "start":
+        with open({witness!r}, "a") as witness:
+            witness.write("collected\\n")
+
+@pytest.mark.feature("live-snapshot")
+def test_it(request):
+    gc.disable()  # from here on, only a collection someone forces
+    gc.callbacks.append(note_collections)
+    pathlib.Path({witness!r}).write_text("ran\\n")
+    Leaky()
+"""
+
+
+def test_a_recorded_session_ends_without_forced_garbage_collections_yet_reports_del_errors(
+    run: Callable[..., Result], small: Path, tmp_path: Path
+) -> None:
+    """pytest forces two full garbage collections as a session ends, for `__del__` errors of
+    objects nothing freed: a scenario process, which ends at once, skips them. An error of an
+    object freed while the scenario ran is still in the target's log."""
+    folder, witness = scenarios(tmp_path)
+    (folder / "test_it.py").write_text(UNRAISABLE.format(witness=str(witness)))
+    done = run(
+        "--matrix", str(small), "run", "--lab", str(hostless_lab(tmp_path)),
+        "--out", str(tmp_path / "out"), "--scenarios", str(folder),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert witness.read_text() == "ran\n"  # and no "collected" after it
+    [run_dir] = (tmp_path / "out" / "runs").iterdir()
+    log = (run_dir / LOG_FILE).read_text()
+    assert "Exception ignored" in log and "a __del__ failed in this scenario" in log, log
+    assert [r.outcome for r in read_results(run_dir)] == ["passed"]
+
+
 def test_a_process_started_ahead_that_no_target_takes_ends_at_close() -> None:
     with ScenarioProcesses(ahead=1) as processes:
         [(child, _)] = processes._ready
