@@ -5,9 +5,10 @@ what every scenario session needs (pytest, openstacksdk, the declarations' model
 harness's scenario modules) while the run loads the declarations. Then it reads from the pipe
 FD what to run (a JSON line: the checkout to run in, the pytest arguments) and starts pytest,
 which configures and collects (and starts its xdist workers, which collect too) while the
-target's preflight runs; the session then opens the target's cloud and waits before its first
-scenario (`Gate`) for go. A pipe closed without go means nothing is to run (the preflight
-failed, the run was stopped, no target took it): it ends having run and recorded nothing.
+target's preflight runs, opening the target's cloud in a thread meanwhile; the session then
+waits before its first scenario (`Gate`) for go. A pipe closed without go means nothing is
+to run (the preflight failed, the run was stopped, no target took it): it ends having run and
+recorded nothing.
 
 The harness's plugin modules are not imported here: pytest must import them itself to rewrite
 their asserts. Only the modules they import are.
@@ -19,7 +20,7 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import BinaryIO
 
 import pytest
@@ -45,17 +46,21 @@ NOT_STARTED = "not started: the preflight did not pass, or the run was stopped"
 class Gate:
     """Holds the session once it has collected (and its xdist workers have started and
     collected), with nothing run or recorded, until the run says go; it opens the target's
-    cloud meanwhile."""
+    cloud meanwhile, from the moment the session starts collecting."""
 
     def __init__(self, pipe: BinaryIO) -> None:
         self.pipe = pipe
+        self.connected: Callable[[], None] = lambda: None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from harness.scenario.fixtures import connect_early  # pytest has imported it by now
+
+        self.connected = connect_early(session.config)  # the first scenario need not wait
 
     @pytest.hookimpl(wrapper=True)  # before every runtestloop implementation, the record's too
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        from harness.scenario.fixtures import connect_early  # pytest has imported it by now
-
         try:
-            connect_early(session.config)  # meanwhile: the first scenario need not wait for it
+            self.connected()
             verdict = self.pipe.read()
         except KeyboardInterrupt:  # `matrix run` was stopped while this waited
             verdict = b""

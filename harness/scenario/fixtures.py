@@ -6,6 +6,7 @@ resource makers, the run id and `proof`; and the autouse requirement gate
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,23 +74,40 @@ def _connect(context: TargetContext) -> Any:
     return cloud_api.connect(context.clouds_yaml, target.cloud, target.timeouts.default)
 
 
-def connect_early(config: pytest.Config) -> None:
-    """Open the target's cloud while the session waits for go (`harness.run.scenario_process`):
-    the connection built (its auth plugin found), a token got and the compute endpoint found
-    before the first scenario needs them. What fails is left for that scenario to meet."""
+def connect_early(config: pytest.Config) -> Callable[[], None]:
+    """Start opening the target's cloud in a thread, as the session starts to collect
+    (`harness.run.scenario_process`): the connection built (its auth plugin found), a token got
+    and the compute endpoint found, mostly waiting on Keystone and the cloud while pytest
+    imports the scenarios. Returns what the session calls before its first scenario: it waits
+    for the thread and leaves the connection in the stash. What fails is left for that
+    scenario to meet."""
     if CONTEXT not in config.stash or is_controller(config):
-        return
-    try:
-        connection = _connect(config.stash[CONTEXT])
-    except Exception:
-        return
-    try:
-        connection.authorize()
-        connection.compute.get_endpoint_data()
-    except Exception:
-        connection.close()
-        return
-    config.stash[CONNECTION] = connection
+        return lambda: None
+    context = config.stash[CONTEXT]
+    opened: list[Any] = []
+
+    def open_cloud() -> None:
+        try:
+            connection = _connect(context)
+        except Exception:
+            return
+        try:
+            connection.authorize()
+            connection.compute.get_endpoint_data()
+        except Exception:
+            connection.close()
+            return
+        opened.append(connection)
+
+    thread = threading.Thread(target=open_cloud, name="connect-early", daemon=True)
+    thread.start()
+
+    def connected() -> None:
+        thread.join()
+        if opened:
+            config.stash[CONNECTION] = opened[0]
+
+    return connected
 
 
 @pytest.fixture(scope="session")

@@ -19,4 +19,4 @@ REQUESTS_BEFORE = pytest.StashKey[int]()
 FOUND = pytest.StashKey[dict[str, dict[str, Any]]]()
 """The lab file's names as `matrix run`'s preflight found them (`launcher.described`)."""
 CONNECTION = pytest.StashKey[Any]()
-"""The target's cloud, opened while the session waited for go (`fixtures.connect_early`)."""
+"""The target's cloud, opened while the session collected (`fixtures.connect_early`)."""

@@ -6,10 +6,12 @@ harness's plugin modules."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -133,6 +135,67 @@ def test_a_recorded_session_ends_without_forced_garbage_collections_yet_reports_
     log = (run_dir / LOG_FILE).read_text()
     assert "Exception ignored" in log and "a __del__ failed in this scenario" in log, log
     assert [r.outcome for r in read_results(run_dir)] == ["passed"]
+
+
+WAITS_FOR_THE_CLOUD = """
+import pathlib, time
+
+def pytest_collection_finish(session):
+    deadline = time.monotonic() + 10
+    while not pathlib.Path({asked!r}).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    seen = pathlib.Path({asked!r}).exists()
+    pathlib.Path({mark!r}).write_text("asked while collecting" if seen else "not asked")
+"""
+
+
+@pytest.fixture
+def compute_endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A compute endpoint on 127.0.0.1 that notes (in a file) the first request it gets."""
+    asked = tmp_path / "asked"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.touch()
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/compute", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_session_opens_the_cloud_while_it_collects(
+    run: Callable[..., Result], small: Path, tmp_path: Path, compute_endpoint: tuple[str, Path]
+) -> None:
+    """The cloud is opened as collection starts, not after it: a scenario module's imports
+    and the cloud's answers overlap. (Only the session asks the cloud here: the lab file
+    names nothing for the preflight to look up.)"""
+    endpoint, asked = compute_endpoint
+    folder, witness = scenarios(tmp_path)
+    mark = tmp_path / "collected"
+    (folder / "conftest.py").write_text(
+        WAITS_FOR_THE_CLOUD.format(asked=str(asked), mark=str(mark))
+    )
+    lab = hostless_lab(tmp_path)
+    (tmp_path / "clouds.yaml").write_text(
+        f"clouds: {{lab-cloud: {{auth_type: none, compute_endpoint_override: '{endpoint}'}}}}\n"
+    )
+    done = run(
+        "--matrix", str(small), "run", "--lab", str(lab),
+        "--out", str(tmp_path / "out"), "--scenarios", str(folder),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert mark.read_text() == "asked while collecting"
+    assert witness.exists()  # and the scenario ran after
 
 
 def test_a_process_started_ahead_that_no_target_takes_ends_at_close() -> None:
