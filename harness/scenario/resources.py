@@ -15,7 +15,7 @@ from openstack.exceptions import NotFoundException
 from openstack.resource import Resource
 
 from harness.declarations.model import Target
-from harness.preflight.names import LOOKUPS
+from harness.preflight.names import LOOKUPS, Finder
 from harness.scenario.cleanup import Cleanup
 from harness.scenario.skips import not_configured
 from harness.scenario.tags import description_tag, metadata_tag, name_prefix
@@ -93,8 +93,7 @@ class Resources:
             not_configured(f"the target declares no {field}")
         found = self.provided.get((field, name))
         if found is None:
-            proxy, find, _ = LOOKUPS[field]
-            found = getattr(getattr(self.conn, proxy), find)(name, ignore_missing=True)
+            found = Finder(self.conn, LOOKUPS[field]).find(name)
             if found is None:  # not kept: the next scenario looks again
                 not_configured(f"{field} '{name}' does not exist on the target")
             self.provided[field, name] = found

@@ -93,8 +93,9 @@ def test_a_typo_in_the_lab_files_names_is_one_preflight_failure_naming_the_neare
 def test_the_names_the_preflight_found_are_not_looked_up_again_by_the_scenarios(
     running_lab: LabState, tmp_path: Path
 ) -> None:
-    """The lab file's flavor, image and network are looked up once per run, by the preflight;
-    the scenarios' session is handed what it found."""
+    """The lab file's flavor, image and network are looked up once per run, by the preflight,
+    in one request each (both flavors in one listing, a network by name alone); the
+    scenarios' session is handed what it found."""
     log = running_lab.cell_dir("live-local") / "cell.log"
     before = log.read_text(errors="replace").count("\n")
     done = matrix_cli(
@@ -108,8 +109,10 @@ def test_the_names_the_preflight_found_are_not_looked_up_again_by_the_scenarios(
         if "[cell.http]" in line
     ]
     assert [r for r in requests if "POST /v2.1/servers HTTP" in r], "no scenario ran"
-    for name in ("/v2.1/flavors/m1.tiny ", "/v2.1/flavors/m1.small ", "/networks/private "):
-        assert sum(name in r for r in requests) == 1, (name, requests)
+    for asked in ("/v2.1/flavors/detail?", "/networks?name=private ", "/images/"):
+        assert sum(asked in r for r in requests) == 1, (asked, requests)
+    for by_id in ("/v2.1/flavors/m1.tiny ", "/v2.1/flavors/m1.small ", "/networks/private "):
+        assert not [r for r in requests if by_id in r], (by_id, requests)  # a 404, in effect
     [run_dir] = (tmp_path / "runs").iterdir()
     outcomes = {r.feature: r.outcome for r in read_results(run_dir)}
     assert outcomes == {"launch": "passed", "resize": "passed"}

@@ -324,23 +324,27 @@ def test_a_check_that_raises_fails_with_an_error_and_others_still_run(
 
 def test_each_service_looks_its_names_up_at_the_same_time_as_the_others() -> None:
     """Image, compute and network lookups each wait for the other two (a barrier): looked up
-    one after another they would all time out. A service's own names keep their order."""
+    one after another they would all time out. Both flavors come from one listing."""
     met = threading.Barrier(3, timeout=10)
     asked: list[tuple[str, str]] = []
 
-    def finder(service: str) -> Any:
-        def find(name: str, ignore_missing: bool = True) -> Any:
-            if not asked or all(s != service for s, _ in asked):
-                met.wait()  # the first lookup of each service meets the other services'
-            asked.append((service, name))
-            return SimpleNamespace(name=name, id=f"{service}-{name}")
+    def lister(service: str, names: list[str]) -> Any:
+        def listing(**query: str) -> list[Any]:
+            if all(s != service for s, _ in asked):
+                met.wait()  # the first request of each service meets the other services'
+            asked.append((service, query.get("name", "*")))
+            return [
+                SimpleNamespace(name=name, id=f"{service}-{name}")
+                for name in names
+                if query.get("name", name) == name
+            ]
 
-        return find
+        return listing
 
     cloud = SimpleNamespace(
-        image=SimpleNamespace(find_image=finder("image")),
-        compute=SimpleNamespace(find_flavor=finder("compute")),
-        network=SimpleNamespace(find_network=finder("network")),
+        image=SimpleNamespace(images=lister("image", ["cirros", "fedora"])),
+        compute=SimpleNamespace(flavors=lister("compute", ["m1.small", "m1.tiny"])),
+        network=SimpleNamespace(networks=lister("network", ["private", "public"])),
     )
     lab_target = Target(
         combination=COMBINATION, cloud="test", image="cirros", flavor="m1.tiny",
@@ -351,11 +355,77 @@ def test_each_service_looks_its_names_up_at_the_same_time_as_the_others() -> Non
         ("lab/image", True), ("lab/flavor", True), ("lab/flavor_alt", True),
         ("lab/network", True),
     ]  # fmt: skip
-    assert [name for service, name in asked if service == "compute"] == ["m1.tiny", "m1.small"]
+    assert sorted(asked) == [("compute", "*"), ("image", "cirros"), ("network", "private")]
     assert {field: resource.id for field, resource in found.items()} == {
         "image": "image-cirros", "flavor": "compute-m1.tiny", "flavor_alt": "compute-m1.small",
         "network": "network-private",
     }  # fmt: skip
+
+
+class Service:
+    """One service's API as openstacksdk's proxy shows it, counting its requests."""
+
+    def __init__(self, listing: str, find: str, resources: list[tuple[str, str]]) -> None:
+        self.resources = [SimpleNamespace(id=rid, name=name) for rid, name in resources]
+        self.requests: list[str] = []
+        setattr(self, listing, self._list)
+        setattr(self, find, self._find)
+
+    def _list(self, name: str | None = None) -> list[Any]:
+        self.requests.append(f"list name={name}" if name else "list")
+        return [r for r in self.resources if name is None or r.name == name]
+
+    def _find(self, name_or_id: str, ignore_missing: bool = True) -> Any:
+        self.requests.append(f"find {name_or_id}")
+        by_id = [r for r in self.resources if r.id == name_or_id]
+        return by_id[0] if by_id else next((r for r in self._list(name_or_id)), None)
+
+
+IMAGE_ID = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
+
+
+def look_up(**services: Service) -> tuple[list[CheckOutcome], dict[str, Any]]:
+    lab_target = Target(
+        combination=COMBINATION, cloud="test", image="cirros", flavor="m1.tiny",
+        flavor_alt="2", network="private",
+    )  # fmt: skip
+    return names.check_names(lambda: SimpleNamespace(**services), lab_target)
+
+
+def test_names_are_found_in_one_request_each_and_both_flavors_in_one() -> None:
+    """A Glance or Neutron id is a UUID, so a name that is not one is asked for by name alone
+    (openstacksdk's finder would first ask for it by id, a 404); Nova's flavor ids are any
+    string, so one listing answers both flavors by id or by name."""
+    image = Service("images", "find_image", [(IMAGE_ID, "cirros")])
+    compute = Service("flavors", "find_flavor", [("1", "m1.tiny"), ("2", "m1.small")])
+    network = Service("networks", "find_network", [("n-1", "private")])
+    outcomes, found = look_up(image=image, compute=compute, network=network)
+    assert all(o.passed for o in outcomes), outcomes
+    assert (found["flavor"].name, found["flavor_alt"].name) == ("m1.tiny", "m1.small")  # by id
+    assert image.requests == ["list name=cirros"] and network.requests == ["list name=private"]
+    assert compute.requests == ["list"]
+
+
+def test_an_image_given_by_its_id_is_found_by_id() -> None:
+    image = Service("images", "find_image", [(IMAGE_ID, "cirros")])
+    lab_target = Target(combination=COMBINATION, cloud="test", image=IMAGE_ID)
+    outcomes, found = names.check_names(lambda: SimpleNamespace(image=image), lab_target)
+    assert outcomes[0].passed and found["image"].name == "cirros"
+    assert image.requests == [f"find {IMAGE_ID}"]
+
+
+def test_a_name_several_resources_have_fails_and_a_missing_one_says_what_exists() -> None:
+    image = Service("images", "find_image", [("i-1", "cirros"), ("i-2", "cirros")])
+    compute = Service("flavors", "find_flavor", [("1", "m1.tiny"), ("3", "m1.smal")])
+    network = Service("networks", "find_network", [("n-1", "privat")])
+    outcomes, found = look_up(image=image, compute=compute, network=network)
+    by_field = {o.value: o for o in outcomes}
+    assert by_field["lab/image"].error == "more than one image has the name or id 'cirros'"
+    assert by_field["lab/flavor"].passed
+    assert "no flavor_alt of that name or id" in by_field["lab/flavor_alt"].found
+    assert "did you mean 'privat'" in by_field["lab/network"].found
+    assert compute.requests == ["list"]  # the did-you-mean of a flavor reads the same listing
+    assert set(found) == {"flavor"}
 
 
 def test_connect_failure_is_an_unreachable_host(matrix: Matrix) -> None:

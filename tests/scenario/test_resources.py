@@ -89,19 +89,19 @@ class CountingLookups:
     """A compute, image and network API that count the target lookups made against them."""
 
     def __init__(self, flavors: set[str]) -> None:
-        self.flavors = flavors
+        self.flavor_names = flavors
         self.lookups: list[str] = []
         self.deleted: list[str] = []
         self.delete_requests: list[str] = []
         self.servers: set[str] = set()
 
-    def find_flavor(self, name: str, ignore_missing: bool = True) -> Any:
-        self.lookups.append(f"flavor {name}")
-        return SimpleNamespace(id=f"id-{name}") if name in self.flavors else None
+    def flavors(self) -> list[Any]:
+        self.lookups.append("flavors")
+        return [SimpleNamespace(id=f"id-{name}", name=name) for name in sorted(self.flavor_names)]
 
-    def find_image(self, name: str, ignore_missing: bool = True) -> Any:
-        self.lookups.append(f"image {name}")
-        return SimpleNamespace(id=f"id-{name}")
+    def images(self, name: str | None = None) -> list[Any]:
+        self.lookups.append(f"images named {name}")
+        return [SimpleNamespace(id=f"id-{name}", name=name)]
 
     def delete_server(self, server_id: str, ignore_missing: bool = True) -> None:
         self.delete_requests.append(server_id)
@@ -131,7 +131,7 @@ def test_the_targets_image_and_flavor_are_looked_up_once_per_session() -> None:
     for _ in range(3):  # three scenarios of one session
         make = counting(api, provided)
         assert make.flavor().id == "id-m1.tiny" and make.image().id == "id-cirros"
-    assert api.lookups == ["flavor m1.tiny", "image cirros"]
+    assert api.lookups == ["flavors", "images named cirros"]
 
 
 def test_a_missing_flavor_is_looked_up_again_by_the_next_scenario() -> None:
@@ -139,7 +139,7 @@ def test_a_missing_flavor_is_looked_up_again_by_the_next_scenario() -> None:
     for _ in range(2):
         with pytest.raises(pytest.skip.Exception, match=r"flavor 'm1\.tiny' does not exist"):
             counting(api, provided).flavor()
-    assert api.lookups == ["flavor m1.tiny", "flavor m1.tiny"]
+    assert api.lookups == ["flavors", "flavors"]
 
 
 def handed_over(found: dict[str, Any]) -> Provided:
