@@ -121,8 +121,7 @@ def check_names(connect: Callable[[], Any], target: Target) -> tuple[list[CheckO
         try:
             finder = Finder(cloud, LOOKUPS[fields[0]])
         except Exception as error:  # the service's endpoint cannot be found
-            failed = [replace(outcomes[f], error=describe_error(error)) for f in fields]
-            return [(f, None, outcome) for f, outcome in zip(fields, failed, strict=True)]
+            return [(f, None, replace(outcomes[f], error=describe_error(error))) for f in fields]
         return [(f, *_look_up(finder, f, wanted[f], outcomes[f])) for f in fields]
 
     # Each service in a thread of its own (its proxy made and its endpoint found by that thread

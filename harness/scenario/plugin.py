@@ -100,9 +100,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[REQUESTS] = RequestLog()  # filled once a scenario connects to the cloud
     if config.getoption("record_dir"):
         no_final_collections(config)
-    if config.getoption("record_dir") and threading.current_thread() is threading.main_thread():
-        # `matrix run` stops its scenarios with SIGINT, even where the shell had it ignored
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if threading.current_thread() is threading.main_thread():
+            # `matrix run` stops its scenarios with SIGINT, even where the shell had it ignored
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def no_final_collections(config: pytest.Config) -> None:
