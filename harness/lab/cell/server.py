@@ -37,6 +37,8 @@ Traps handled here, each verified by hand when the lab was built:
 - Nova's fixture migrates each database with alembic (a third of a second a cell): the
   schemas the first cell of a virtualenv migrated are kept there and replayed
   (schema_seed.py).
+- CellDatabases' and DatabaseWriteLock's locks deadlock when scenarios run side by side
+  (fixture_locks.py): a thread in a write transaction may read past waiting writers.
 - cell.doCleanups() takes ~10 s (thread pools draining) and everything is in memory anyway:
   on SIGTERM/SIGINT remove endpoint.json and the temp dir, then os._exit(0).
 """
@@ -56,6 +58,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 import warnings
 from wsgiref import simple_server
 
@@ -294,6 +297,7 @@ def make_cell_class(keystone, skipped_fixtures=frozenset()):
         compute_driver = None  # set by start_cell
 
         def setUp(self):
+            import fixture_locks
             import identity
             import schema_seed
             from nova import conf
@@ -305,6 +309,7 @@ def make_cell_class(keystone, skipped_fixtures=frozenset()):
             identity.configure_auth_token(conf.CONF, keystone)
             seeded = schema_seed.load()
             super().setUp()
+            fixture_locks.install(self.recorded_fixtures["CellDatabases"])
             if seeded:
                 LOG.info("database schemas replayed from %s", schema_seed.SEED)
             elif schema_seed.keep():
@@ -430,18 +435,32 @@ def ports_keep_what_was_asked(neutron):
     """The fixture's create_port stamps every port with its template's project and security
     group over the ones Nova asks for; Nova then finds no port of a server owned by any other
     project (its addresses show empty), and a server booted in a group is not in it. A real
-    Neutron keeps what was asked."""
+    Neutron keeps what was asked.
+
+    It also gives its template's fixed id and MAC to any port made while no port has them:
+    the first, two made at once, and the next after that one is deleted. A real Neutron never
+    repeats an id, and the fake driver remembers every port it ever plugged, so a repeated id
+    failed an interface attach. Every port gets an id and a MAC of its own, one at a time."""
     create = neutron.create_port
+    one_at_a_time = threading.Lock()
 
     def create_port(body=None):
-        created = create(body)
         asked = (body or {}).get("port", {})
         kept = {}
         if owner := asked.get("project_id") or asked.get("tenant_id"):
             kept |= {"project_id": owner, "tenant_id": owner}
         if "security_groups" in asked:
             kept["security_groups"] = list(asked["security_groups"])
-        neutron._ports[created["port"]["id"]].update(kept)
+        with one_at_a_time:
+            created = create(body)
+            port_id = created["port"]["id"]
+            if port_id == neutron.default_port["id"]:
+                port_id = kept["id"] = str(uuid.uuid4())
+                kept["mac_address"] = "fa:16:3e:" + ":".join(  # OpenStack's own MAC prefix
+                    f"{byte:02x}" for byte in os.urandom(3)
+                )
+                neutron._ports[port_id] = neutron._ports.pop(created["port"]["id"])
+            neutron._ports[port_id].update(kept)
         created["port"].update(kept)
         return created
 
