@@ -9,11 +9,16 @@ factor of 1.5, half the elapsed time, 1.2 s late.) Migration records are polled 
 for the same load on the API: listing a server's migrations costs Nova about half of showing
 the server (14 ms of API time against 30 ms on an embedded cell), so a migration's end is seen
 within a twentieth of the time waited; scenarios wait for the record first, then for the server
-(which settles before its record completes). Each wait has a per-target timeout by kind, one of
-the fields of `Timeouts` (`TimeoutKind`); an unknown kind is an error, not a silent fallback to
-the default. On timeout or on an unexpected ERROR the failure says what the server was doing:
-status, task state, fault, and the request id of the last call; on ERROR also which action
-failed where (`why_error`), since a CI log is often all anyone gets to read.
+(which settles before its record completes). Whatever the schedule, a poll waits at least twice
+as long as the last answer took: a busy cloud (slow answers) is then asked at most a third of
+the time by each waiter, so waiters side by side do not slow it further; an idle one (answers
+in tens of milliseconds) is polled on the schedule.
+
+Each wait has a per-target timeout by kind, one of the fields of `Timeouts` (`TimeoutKind`); an
+unknown kind is an error, not a silent fallback to the default. On timeout or on an unexpected
+ERROR the failure says what the server was doing: status, task state, fault, and the request id
+of the last call; on ERROR also which action failed where (`why_error`), since a CI log is often
+all anyone gets to read.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ MIGRATION_ENDED = ("completed", "cancelled", "error", "failed")
 """A migration record in one of these has ended: waiting for them, a failure ends the wait too."""
 RECORD_POLL_RATE = 2
 """Migration records cost the API half of a server's state per poll: polled twice as often."""
+ANSWER_MULTIPLE = 2.0
+"""A poll waits at least this many times as long as the last answer took."""
 FAULT_GRACE = 2.0
 """Nova saves a server's ERROR state before its fault: how long a failure waits for the fault."""
 
@@ -64,6 +71,7 @@ class Poll:
     first: float = FIRST_INTERVAL
     cap: float = MAX_INTERVAL
     share: float = SHARE_OF_ELAPSED
+    answer_multiple: float = ANSWER_MULTIPLE
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
@@ -73,13 +81,15 @@ class Poll:
         started = self.clock()
         deadline = started + timeout
         while True:
+            asked = self.clock()
             result = probe()
             if result is not None:
                 return result
             now = self.clock()
             if now >= deadline:
                 raise WaitFailed(f"timed out after {timeout:g} s: {describe()}")
-            interval = min(max(self.first, (now - started) * self.share), self.cap)
+            scheduled = min(max(self.first, (now - started) * self.share), self.cap)
+            interval = max(scheduled, (now - asked) * self.answer_multiple)
             self.sleep(min(interval, deadline - now))
 
 

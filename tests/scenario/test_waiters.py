@@ -102,6 +102,31 @@ def test_a_change_is_seen_within_a_tenth_of_the_time_waited_and_a_twentieth_on_a
     assert sum(late) / len(late) <= 0.05 + 1e-9  # what the harness may cost over a script
 
 
+@pytest.mark.parametrize(
+    ("answer", "least"),
+    [(0.04, None), (0.3, 0.6), (1.5, 3.0)],  # idle cloud: on schedule; busy: twice the answer
+)
+def test_a_poll_waits_at_least_twice_as_long_as_the_last_answer_took(
+    answer: float, least: float | None
+) -> None:
+    clock = FakeClock()
+    poll = Poll(sleep=clock.sleep, clock=clock.clock)
+
+    def slow_probe() -> None:
+        clock.now += answer  # the request's round trip
+
+    with pytest.raises(WaitFailed):
+        poll.until(slow_probe, timeout=30.0, describe=lambda: "never")
+    waits = clock.sleeps[:-1]  # the last one is trimmed to the deadline
+    if least is None:
+        assert waits[:5] == [0.1] * 5  # the schedule's own first interval
+    else:
+        assert min(waits) == pytest.approx(least)  # even past the 2 s cap when answers crawl
+        assert waits[0] == pytest.approx(least)
+    busy = answer * (len(waits) + 1)
+    assert busy / clock.now <= max(1 / 3, answer / (answer + 0.1)) + 1e-9
+
+
 def test_status_alone_is_not_enough_task_state_must_clear() -> None:
     wait, _, compute = waiter(
         [server("ACTIVE", "migrating"), server("ACTIVE", "migrating"), server("ACTIVE")]
