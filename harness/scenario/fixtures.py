@@ -28,7 +28,7 @@ from harness.scenario.resources import Provided, Resources, provided_from
 from harness.scenario.skips import unproven
 from harness.scenario.stash import CONNECTION, CONTEXT, FOUND, REQUESTS, RUN_ID
 from harness.scenario.target import TargetContext
-from harness.scenario.waiters import Waiter
+from harness.scenario.waiters import Waiter, poll_for
 
 
 @pytest.fixture(scope="session")
@@ -162,8 +162,11 @@ def hosts(target: Target) -> list[TargetHost]:
 
 
 @pytest.fixture
-def wait(cloud: Any, target: Target, api_requests: RequestLog) -> Waiter:
-    return Waiter(cloud, target.timeouts, api_requests)
+def wait(
+    request: pytest.FixtureRequest, cloud: Any, target: Target, api_requests: RequestLog
+) -> Waiter:
+    """Waits on this target's cloud; xdist workers back off from its slow answers."""
+    return Waiter(cloud, target.timeouts, api_requests, poll_for(is_worker(request.config)))
 
 
 @pytest.fixture

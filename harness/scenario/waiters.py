@@ -9,10 +9,13 @@ factor of 1.5, half the elapsed time, 1.2 s late.) Migration records are polled 
 for the same load on the API: listing a server's migrations costs Nova about half of showing
 the server (14 ms of API time against 30 ms on an embedded cell), so a migration's end is seen
 within a twentieth of the time waited; scenarios wait for the record first, then for the server
-(which settles before its record completes). Whatever the schedule, a poll waits at least twice
-as long as the last answer took: a busy cloud (slow answers) is then asked at most a third of
-the time by each waiter, so waiters side by side do not slow it further; an idle one (answers
-in tens of milliseconds) is polled on the schedule.
+(which settles before its record completes).
+
+Side by side (`--concurrency`, xdist workers), a poll also waits at least twice as long as the
+last answer took: a cloud the waiters themselves slow down is then asked at most a third of
+the time by each, instead of harder as it slows (at four workers on a fake cell, a third fewer
+requests). One waiter alone keeps one request in flight and cannot pile load up, while its
+answers are slowed by whatever else the machine runs; it stays on the schedule.
 
 Each wait has a per-target timeout by kind, one of the fields of `Timeouts` (`TimeoutKind`); an
 unknown kind is an error, not a silent fallback to the default. On timeout or on an unexpected
@@ -43,7 +46,7 @@ MIGRATION_ENDED = ("completed", "cancelled", "error", "failed")
 RECORD_POLL_RATE = 2
 """Migration records cost the API half of a server's state per poll: polled twice as often."""
 ANSWER_MULTIPLE = 2.0
-"""A poll waits at least this many times as long as the last answer took."""
+"""Side by side, a poll waits at least this many times as long as the last answer took."""
 FAULT_GRACE = 2.0
 """Nova saves a server's ERROR state before its fault: how long a failure waits for the fault."""
 
@@ -71,7 +74,7 @@ class Poll:
     first: float = FIRST_INTERVAL
     cap: float = MAX_INTERVAL
     share: float = SHARE_OF_ELAPSED
-    answer_multiple: float = ANSWER_MULTIPLE
+    answer_multiple: float = 0.0  # on the schedule alone; see poll_for
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
@@ -137,6 +140,11 @@ def failed_events(conn: Any, server_id: str) -> str:
     if not failed:
         return f"; last {where}"
     return f"; {where} failed: " + "; ".join(_step(e) for e in failed)
+
+
+def poll_for(side_by_side: bool) -> Poll:
+    """The schedule for a waiter alone, or for one of several sharing a cloud."""
+    return Poll(answer_multiple=ANSWER_MULTIPLE) if side_by_side else Poll()
 
 
 class Waiter:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any, get_args
 
@@ -18,6 +18,7 @@ from harness.scenario.waiters import (
     TimeoutKind,
     Waiter,
     WaitFailed,
+    poll_for,
 )
 from tests.conftest import REPO
 
@@ -106,11 +107,11 @@ def test_a_change_is_seen_within_a_tenth_of_the_time_waited_and_a_twentieth_on_a
     ("answer", "least"),
     [(0.04, None), (0.3, 0.6), (1.5, 3.0)],  # idle cloud: on schedule; busy: twice the answer
 )
-def test_a_poll_waits_at_least_twice_as_long_as_the_last_answer_took(
+def test_side_by_side_a_poll_waits_at_least_twice_as_long_as_the_last_answer_took(
     answer: float, least: float | None
 ) -> None:
     clock = FakeClock()
-    poll = Poll(sleep=clock.sleep, clock=clock.clock)
+    poll = replace(poll_for(side_by_side=True), sleep=clock.sleep, clock=clock.clock)
 
     def slow_probe() -> None:
         clock.now += answer  # the request's round trip
@@ -125,6 +126,20 @@ def test_a_poll_waits_at_least_twice_as_long_as_the_last_answer_took(
         assert waits[0] == pytest.approx(least)
     busy = answer * (len(waits) + 1)
     assert busy / clock.now <= max(1 / 3, answer / (answer + 0.1)) + 1e-9
+
+
+def test_a_waiter_alone_stays_on_the_schedule_however_slow_the_answers() -> None:
+    """Alone it has one request in flight: slow answers come from elsewhere (a busy machine),
+    and backing off would only see changes later."""
+    clock = FakeClock()
+    poll = replace(poll_for(side_by_side=False), sleep=clock.sleep, clock=clock.clock)
+
+    def slow_probe() -> None:
+        clock.now += 0.3
+
+    with pytest.raises(WaitFailed):
+        poll.until(slow_probe, timeout=10.0, describe=lambda: "never")
+    assert clock.sleeps[:2] == [0.1, 0.1]  # not 0.6, as side by side
 
 
 def test_status_alone_is_not_enough_task_state_must_clear() -> None:
