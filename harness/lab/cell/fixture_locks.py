@@ -47,16 +47,13 @@ def _marking(scope, writer_mode):
 
     @contextlib.contextmanager
     def marked_scope(tcm_self, context):
-        if tcm_self._mode is not writer_mode:
-            with scope(tcm_self, context) as resource:
-                yield resource
-            return
-        _in_write_transaction.depth = _write_depth() + 1
+        writes = int(tcm_self._mode is writer_mode)
+        _in_write_transaction.depth = _write_depth() + writes
         try:
             with scope(tcm_self, context) as resource:
                 yield resource
         finally:
-            _in_write_transaction.depth -= 1
+            _in_write_transaction.depth -= writes
 
     return marked_scope
 
