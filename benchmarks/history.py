@@ -723,7 +723,7 @@ def one_more_run(work: Path, site: Path) -> None:
         " written anew, the rest linked from the last site"
     )
     verdict = "met" if together < 1 else "NOT met"
-    print(f"levels + publish: {together:8.2f} s   (aim under 1 s): {verdict}")
+    print(f"levels + publish: {together:8.2f} s   after one more run (aim under 1 s): {verdict}")
 
 
 def inodes(site: Path) -> dict[str, int]:
