@@ -101,6 +101,10 @@ def register_endpoints(sess, identity, url):
     found = sess.get("/regions/" + region, raise_exc=False, **api)
     if found.status_code == 404:
         sess.post("/regions", json={"region": {"id": region}}, **api)
+    elif not found.ok:  # say Keystone's refusal, not the endpoints' "no such region" after it
+        from keystoneauth1 import exceptions
+
+        raise exceptions.from_response(found, "GET", found.url)
     services = {s["type"]: s["id"] for s in sess.get("/services", **api).json()["services"]}
     old = sess.get("/endpoints", params={"region_id": region}, **api).json()["endpoints"]
     for endpoint in old:

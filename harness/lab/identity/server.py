@@ -19,13 +19,15 @@ Startup, in order:
    service roles, the `service` project with the cells' service user (admin and service roles,
    as devstack gives nova and neutron), a non-admin `member` user in project `member`, and one
    catalog service per API the cells serve.
-4. Serve, then write DIR/endpoint.json (the harness waits for it).
+4. Make the policy enforcer (`ready_policy`), then serve and write DIR/endpoint.json (the
+   harness waits for it).
 
 Traps, each measured when the lab was built:
 
 - Without `[cache]` every token validation costs 2-5 s (hundreds of SQL queries); with the
   in-memory dogpile backend about 14 ms.
 - SQLite under concurrent writers raises "database is locked": writes are serialized here.
+- Keystone makes its policy enforcer lazily, racing the first requests: made before serving.
 - keystone's configure() parses sys.argv: it must only see the program name.
 """
 
@@ -200,6 +202,18 @@ class Handler(simple_server.WSGIRequestHandler):
         sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
 
 
+def ready_policy(flask_app):
+    """Make Keystone's policy enforcer before the first request. Keystone makes it on the
+    first request that enforces a policy and publishes it before registering its rules, so
+    requests racing to be that first one found no rule and got 403 (a cell's GET of its own
+    region, while five cells registered at once). Made in a request context, as Keystone
+    makes it, so that deprecated rules are reported once, not one by one."""
+    from keystone.common.rbac_enforcer.enforcer import RBACEnforcer
+
+    with flask_app.test_request_context():
+        RBACEnforcer()._enforcer.load_rules()
+
+
 def serialized_writes(app):
     """One writer at a time: SQLite says "database is locked" to the second."""
     lock = threading.Lock()
@@ -268,7 +282,9 @@ def main(argv):
     # itself: twice is refused) between the configuration and the application.
     keystone.server.configure(config_files=[conf])
     bootstrap(url, credentials)
-    app = flask_core.setup_app_middleware(application.application_factory("public"))
+    flask_app = application.application_factory("public")
+    ready_policy(flask_app)
+    app = flask_core.setup_app_middleware(flask_app)
     httpd.set_app(serialized_writes(app))
     threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
     ready = round(time.monotonic() - T0, 2)
