@@ -27,7 +27,7 @@ import pytest
 
 from harness.ending import end_process
 from harness.run.launcher import GO
-from harness.scenario.stash import FOUND
+from harness.scenario.stash import FOUND, RUN_ID
 
 WARM_IMPORTS = (
     "openstack.connection",
@@ -66,8 +66,18 @@ class Gate:
             verdict = b""
         if not verdict.startswith(GO):
             pytest.exit(NOT_STARTED, returncode=2)
-        session.config.stash[FOUND] = json.loads(verdict[len(GO) :] or b"{}")
-        return (yield)
+        config = session.config
+        found = config.stash[FOUND] = json.loads(verdict[len(GO) :] or b"{}")
+        from harness.scenario.concurrency import found_path, hand_to_workers, is_controller
+
+        if not is_controller(config):
+            return (yield)
+        path = found_path(config.getoption("record_dir"), config.stash[RUN_ID])
+        hand_to_workers(path, found)  # before the first scenario is handed out
+        try:
+            return (yield)
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def main(fd: int) -> int:

@@ -20,14 +20,18 @@ is nothing left to start beside them.
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 LOCK_FILE = ".scenarios.lock"
+FOUND_FILE = ".scenarios.found.json"
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -42,9 +46,36 @@ def is_controller(config: pytest.Config) -> bool:
 
 def lock_path(record_dir: str | None, run_id: str) -> Path:
     """The run's lock file: in its run directory, or (a bare session) named after the run."""
+    return _run_file(record_dir, run_id, LOCK_FILE)
+
+
+def _run_file(record_dir: str | None, run_id: str, name: str) -> Path:
     if record_dir:
-        return Path(record_dir) / LOCK_FILE
-    return Path(tempfile.gettempdir()) / f"matrix-{run_id}{LOCK_FILE}"
+        return Path(record_dir) / name
+    return Path(tempfile.gettempdir()) / f"matrix-{run_id}{name}"
+
+
+def found_path(record_dir: str | None, run_id: str) -> Path:
+    """Where the controller leaves what the preflight found for its workers. They started
+    while the preflight ran, before it was known, so it cannot reach them with their options;
+    the controller writes it before it hands out a scenario, and removes it once all ran."""
+    return _run_file(record_dir, run_id, FOUND_FILE)
+
+
+def hand_to_workers(path: Path, found: dict[str, Any]) -> None:
+    """Write `found` for the workers in one step (they never read half of it)."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(found), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def handed(path: Path) -> dict[str, Any]:
+    """What the controller handed its workers; nothing when it found nothing."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 @contextmanager

@@ -21,7 +21,14 @@ from harness.declarations.problems import DeclarationError
 from harness.run import cloud as cloud_api
 from harness.scenario.accounting import RequestLog, attach
 from harness.scenario.cleanup import Cleanup
-from harness.scenario.concurrency import holding, is_controller, is_worker, lock_path
+from harness.scenario.concurrency import (
+    found_path,
+    handed,
+    holding,
+    is_controller,
+    is_worker,
+    lock_path,
+)
 from harness.scenario.gate import feature_of, gate, needs_of
 from harness.scenario.recorder import PROOF_PROPERTY
 from harness.scenario.resources import Provided, Resources, provided_from
@@ -114,12 +121,15 @@ def connect_early(config: pytest.Config) -> Callable[[], None]:
 def _cloud_session(
     pytestconfig: pytest.Config, target_context: TargetContext
 ) -> Iterator[CloudSession]:
-    found = provided_from(pytestconfig.stash.get(FOUND, {}), target_context.target)
+    found = pytestconfig.stash.get(FOUND, None)
+    if found is None and is_worker(pytestconfig):  # the controller was told; it handed it on
+        found = handed(found_path(pytestconfig.getoption("record_dir"), pytestconfig.stash[RUN_ID]))
+    provided = provided_from(found or {}, target_context.target)
     connection = pytestconfig.stash.get(CONNECTION, None)
     if connection is None:  # a bare pytest run, or the early connection failed
         connection = _connect(target_context)
     try:
-        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]), found)
+        yield CloudSession(connection, attach(connection, pytestconfig.stash[REQUESTS]), provided)
     finally:
         connection.close()
 

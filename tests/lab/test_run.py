@@ -7,12 +7,14 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import yaml
 
 from harness.lab import keystone
 from harness.lab.state import LabState
 from harness.run.launcher import ScenarioProcesses
 from harness.run.records import read_header, read_results
+from harness.scenario.concurrency import FOUND_FILE
 from tests.conftest import REPO
 from tests.lab.conftest import connect, matrix_cli, wait_for
 from tests.lab.test_cells import IMAGE
@@ -90,17 +92,19 @@ def test_a_typo_in_the_lab_files_names_is_one_preflight_failure_naming_the_neare
     assert "the lab's network 'privat' exists" in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("concurrency", [1, 2])  # 2: xdist workers, started before it is found
 def test_the_names_the_preflight_found_are_not_looked_up_again_by_the_scenarios(
-    running_lab: LabState, tmp_path: Path
+    running_lab: LabState, tmp_path: Path, concurrency: int
 ) -> None:
     """The lab file's flavor, image and network are looked up once per run, by the preflight,
     in one request each (both flavors in one listing, a network by name alone); the
-    scenarios' session is handed what it found."""
+    scenarios' session is handed what it found, and so are its xdist workers."""
     log = running_lab.cell_dir("live-local") / "cell.log"
     before = log.read_text(errors="replace").count("\n")
     done = matrix_cli(
         "run", "--lab", str(running_lab.lab_file), "--out", str(tmp_path), "--target",
         "live-local", "--feature", "launch", "--feature", "resize",
+        "--concurrency", str(concurrency),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     requests = [
@@ -116,6 +120,7 @@ def test_the_names_the_preflight_found_are_not_looked_up_again_by_the_scenarios(
     [run_dir] = (tmp_path / "runs").iterdir()
     outcomes = {r.feature: r.outcome for r in read_results(run_dir)}
     assert outcomes == {"launch": "passed", "resize": "passed"}
+    assert not (run_dir / FOUND_FILE).exists()  # handed to the workers, then removed
 
 
 def test_the_session_opens_the_cloud_while_it_waits_for_go(
