@@ -12,6 +12,10 @@ closes a gate first, so no ordinary one starts meanwhile: without it, workers ta
 with the shared lock kept a waiting evacuate out until the rest of the suite had run, its
 worker idle all that time.
 
+What the preflight found (names looked up once per run) reaches the controller when the run
+says go, after the workers started: the controller leaves it in the run directory for them
+(`found_path`) until every scenario has run.
+
 In workers, scenarios are put in the order that finishes soonest (the plugin's `_weight`):
 those that move a server between hosts, the longest, first; host-wide ones last, when there
 is nothing left to start beside them.
