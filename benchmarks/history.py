@@ -428,11 +428,8 @@ def measure(matrix_dir: Path, db: Path, site: Path | None, profile: bool) -> dic
     figures["flaky"] = sum(cell.flaky for cell in levels.cells.values())
     if site is None:
         return figures
-    try:
-        from harness.publish import publish  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as error:
-        figures["publish_missing"] = str(error)
-        return figures
+    from harness.publish import publish
+
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), cpu_s()
     if profiler:
@@ -636,7 +633,7 @@ def full_size(work: Path, profile: bool) -> None:
     tries = [site.with_name(f"{site.name}.try{k}") for k in range(1, REPEATS)] + [site]
     try:
         measured = [measure_in_child(matrix_dir, db, path, False) for path in tries]
-        measured.sort(key=lambda run: run["levels_s"] + run.get("publish_s", 0))
+        measured.sort(key=lambda run: run["levels_s"] + run["publish_s"])
         figures = measured[len(measured) // 2]
         print(f"database:         {db_mib(db):8.1f} MiB")
         print(f"RSS at start:     {figures['rss_start_mib']:8.0f} MiB (interpreter and imports)")
@@ -647,9 +644,6 @@ def full_size(work: Path, profile: bool) -> None:
         print("                  " + ", ".join(f"{n:,} {lv}" for lv, n in figures["by_level"]))
         print(f"                  {figures['flaky']:,} flaky")
         print(f"RSS after levels: {figures['rss_levels_mib']:8.0f} MiB")
-        if "publish_missing" in figures:
-            print(f"publish:          not measured ({figures['publish_missing']})")
-            return
         print(
             f"publish:          {figures['publish_s']:8.2f} s   {figures['site_files']:,} files,"
             f" {figures['site_mib']:.1f} MiB   (CPU {_cpu(figures['publish_cpu'])})"

@@ -27,7 +27,7 @@ import pytest
 
 from harness.ending import end_process
 from harness.run.launcher import GO
-from harness.scenario.stash import FOUND, RUN_ID
+from harness.scenario.stash import FOUND
 
 WARM_IMPORTS = (
     "openstack.connection",
@@ -72,7 +72,7 @@ class Gate:
 
         if not is_controller(config):
             return (yield)
-        path = found_path(config.getoption("record_dir"), config.stash[RUN_ID])
+        path = found_path(config)
         hand_to_workers(path, found)  # before the first scenario is handed out
         try:
             return (yield)

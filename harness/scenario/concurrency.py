@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from harness.scenario.stash import RUN_ID
+
 LOCK_FILE = ".scenarios.lock"
 FOUND_FILE = ".scenarios.found.json"
 
@@ -48,22 +50,23 @@ def is_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
 
 
-def lock_path(record_dir: str | None, run_id: str) -> Path:
+def lock_path(config: pytest.Config) -> Path:
     """The run's lock file: in its run directory, or (a bare session) named after the run."""
-    return _run_file(record_dir, run_id, LOCK_FILE)
+    return _run_file(config, LOCK_FILE)
 
 
-def _run_file(record_dir: str | None, run_id: str, name: str) -> Path:
-    if record_dir:
-        return Path(record_dir) / name
-    return Path(tempfile.gettempdir()) / f"matrix-{run_id}{name}"
-
-
-def found_path(record_dir: str | None, run_id: str) -> Path:
+def found_path(config: pytest.Config) -> Path:
     """Where the controller leaves what the preflight found for its workers. They started
     while the preflight ran, before it was known, so it cannot reach them with their options;
     the controller writes it before it hands out a scenario, and removes it once all ran."""
-    return _run_file(record_dir, run_id, FOUND_FILE)
+    return _run_file(config, FOUND_FILE)
+
+
+def _run_file(config: pytest.Config, name: str) -> Path:
+    record_dir = config.getoption("record_dir")
+    if record_dir:
+        return Path(record_dir) / name
+    return Path(tempfile.gettempdir()) / f"matrix-{config.stash[RUN_ID]}{name}"
 
 
 def hand_to_workers(path: Path, found: dict[str, Any]) -> None:

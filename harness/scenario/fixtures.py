@@ -123,7 +123,7 @@ def _cloud_session(
 ) -> Iterator[CloudSession]:
     found = pytestconfig.stash.get(FOUND, None)
     if found is None and is_worker(pytestconfig):  # the controller was told; it handed it on
-        found = handed(found_path(pytestconfig.getoption("record_dir"), pytestconfig.stash[RUN_ID]))
+        found = handed(found_path(pytestconfig))
     provided = provided_from(found or {}, target_context.target)
     connection = pytestconfig.stash.get(CONNECTION, None)
     if connection is None:  # a bare pytest run, or the early connection failed
@@ -240,5 +240,5 @@ def _concurrency_lock(request: pytest.FixtureRequest, _feature_gate: None) -> It
         yield
         return
     exclusive = needs_of(request.node, config.stash[CONTEXT], feature).exclusive
-    with holding(lock_path(config.getoption("record_dir"), config.stash[RUN_ID]), exclusive):
+    with holding(lock_path(config), exclusive):
         yield
