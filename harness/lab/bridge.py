@@ -94,7 +94,7 @@ def _check_name(name: str, what: str) -> None:
         raise BridgeError(f"'{name}' is not a valid {what} name (at most 15 letters, digits, -_.)")
 
 
-def _networks_in_use() -> list[ipaddress.IPv4Network]:
+def networks_in_use() -> list[ipaddress.IPv4Network]:
     """Every IPv4 network this machine has an address or a route in."""
     used = []
     for entry in json.loads(_ip("-j", "-4", "addr", "show").stdout or "[]"):
@@ -183,7 +183,7 @@ class LabBridge:
             raise BridgeError(f"{network} must be a private IPv4 subnet of at least 8 addresses")
         if _link(name) is not None:
             raise BridgeError(f"a link named {name} exists already (a lab not taken down?)")
-        if clash := next((n for n in _networks_in_use() if n.overlaps(network)), None):
+        if clash := next((n for n in networks_in_use() if n.overlaps(network)), None):
             raise BridgeError(f"{network} overlaps {clash}, which this machine already uses")
         state_dir = Path(state_dir).resolve()
         state_dir.mkdir(parents=True, exist_ok=True)

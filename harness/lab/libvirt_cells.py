@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -74,9 +75,21 @@ def _digest(cell_dir: Path) -> str:
     return hashlib.sha256(str(cell_dir.resolve()).encode()).hexdigest()
 
 
+SUBNETS = 200  # 10.213.20.0/24 to 10.213.219.0/24
+
+
 def subnet_of(cell_dir: Path) -> str:
-    """A private /24 per cell directory (10.213.<n>.0/24)."""
-    return f"10.213.{int(_digest(cell_dir), 16) % 200 + 20}.0/24"
+    """A private /24 for the cell (10.213.<n>.0/24): its directory's own, or the next one no
+    network of this machine overlaps, since two cells' directories may hash to the same one
+    of 200 (a clean clone's libvirt-local and libvirt-shared once did). Cells are prepared
+    one after another, each bridge up before the next is chosen."""
+    start = int(_digest(cell_dir), 16) % SUBNETS
+    used = bridge.networks_in_use()
+    for step in range(SUBNETS):
+        subnet = ipaddress.IPv4Network(f"10.213.{(start + step) % SUBNETS + 20}.0/24")
+        if not any(subnet.overlaps(network) for network in used):
+            return str(subnet)
+    return f"10.213.{start + 20}.0/24"  # every one taken: the bridge says what it clashes with
 
 
 def bridge_name_of(cell_dir: Path) -> str:
