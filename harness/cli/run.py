@@ -158,7 +158,7 @@ def embedded_lab(
     type=click.IntRange(1, 64),
     default=None,
     help="Scenarios at once within each target, in pytest-xdist workers; host-wide ones run "
-    "alone (default: the target's `concurrency:`, else 1).",
+    "alone (default: the target's `concurrency:`, at most a worker per two features run).",
 )
 @click.option(
     "--out",

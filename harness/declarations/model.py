@@ -429,7 +429,9 @@ class Target(Strict):
     timeouts: Timeouts = Timeouts()
     destructive: bool = Field(False, description="Allow destructive scenarios (evacuate)")
     concurrency: Annotated[int, Field(ge=1, le=64)] = Field(
-        1, description="Scenarios run at once on this target (matrix run --concurrency wins)"
+        1,
+        description="Scenarios run at once on this target, at most one worker per two features "
+        "a run exercises (matrix run --concurrency wins)",
     )
     provenance: Provenance = Provenance()
     guest: GuestConsole = Field(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.declarations.applicability import verdict
 from harness.declarations.matrix import Lab, Matrix
 from harness.declarations.model import Target
 from harness.run import cloud as cloud_api
@@ -175,7 +176,7 @@ def _run_one(
         go = False
         found: dict[str, Any] = {}
         try:
-            order.what(options.scenarios.parent, _pytest_args(lab, run, options))
+            order.what(options.scenarios.parent, _pytest_args(matrix, lab, run, options))
             # openstacksdk is imported here (for the cloud entry's secrets, then the preflight's
             # lookups): once the order is out, so the session configures and collects meanwhile
             redactor = redactor_for(run.target)
@@ -217,7 +218,7 @@ def _run_one(
     return run
 
 
-def _pytest_args(lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
+def _pytest_args(matrix: Matrix, lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
     """What a target's pytest process runs. Only the harness's plugin (and xdist's, for
     workers) is loaded: whatever else the environment has installed neither slows nor changes
     a run (the launcher turns plugin autoloading off)."""
@@ -227,10 +228,38 @@ def _pytest_args(lab: Lab, run: TargetRun, options: RunOptions) -> list[str]:
         "--lab", str(lab.path), "--target", run.target.target_name, "--run-id", run.run_id,
         "--record-dir", str(run.run_dir), *(f"--feature={f}" for f in options.features),
     ]  # fmt: skip
-    workers = options.concurrency or run.target.concurrency
+    workers = workers_for(matrix, run.target, options)
     if workers > 1:  # pytest-xdist; the controller alone writes the record (scenario.concurrency)
         args += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "load"]
     return args
+
+
+SCENARIOS_PER_WORKER = 2
+"""A worker pays for its start (an interpreter, the imports and a cloud session of its own)
+only when it has at least this many scenarios to run. Measured on the embedded lab's fake
+cell, two workers against one: three scenarios took 8 % longer, four 7 % less, six 20 % and
+ten 30 % less."""
+
+
+def workers_for(matrix: Matrix, target: Target, options: RunOptions) -> int:
+    """How many scenarios of the target run at once. `--concurrency` is taken as asked; the
+    target's own `concurrency:` is a most, spent at one worker per SCENARIOS_PER_WORKER
+    features the run exercises on it (those asked for, else all; never the ones declared not
+    applicable to its combination), so `--feature X` on a target set to 4 starts no idle
+    workers."""
+    if options.concurrency:
+        return options.concurrency
+    if target.concurrency == 1:
+        return 1
+    combination = matrix.combinations[target.combination]
+    features = options.features or list(matrix.features)
+    exercised = sum(
+        1
+        for feature_id in features
+        if (feature := matrix.features.get(feature_id)) is None  # the session says it is unknown
+        or verdict(matrix, feature_id, feature, combination).applicable
+    )
+    return max(1, min(target.concurrency, exercised // SCENARIOS_PER_WORKER))
 
 
 def _status_from(code: int, stop: threading.Event) -> str:
