@@ -15,6 +15,7 @@ from harness.lab.virtualenvs import CONSTRAINTS, Progress, VirtualenvSpec, pytho
 
 HERE = Path(__file__).parent
 CELL_SERVER = HERE / "cell" / "server.py"
+CELL_LAUNCHER = HERE / "cell" / "launcher.py"  # forks the cells (server.py's) it is given
 KEYSTONE_SERVER = HERE / "identity" / "server.py"
 KEYSTONE_SEED = "keystone-seed"  # in the virtualenv: Keystone's schema, made once
 LIBVIRT_BINDING = "libvirt-python"  # pinned in constraints.txt
@@ -82,4 +83,12 @@ def ensure_libvirt_binding(python: Path, progress: Progress = lambda _: None) ->
     )  # fmt: skip
 
 
-__all__ = ["CELL_SERVER", "KEYSTONE_SERVER", "LAB", "ensure", "keystone_seed", "python_of"]
+__all__ = [
+    "CELL_LAUNCHER",
+    "CELL_SERVER",
+    "KEYSTONE_SERVER",
+    "LAB",
+    "ensure",
+    "keystone_seed",
+    "python_of",
+]

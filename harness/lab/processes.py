@@ -18,13 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 STOP_TIMEOUT = 10.0
+PID_FILE = "pid"
 
 started: dict[int, subprocess.Popen[bytes]] = {}
 """Processes this interpreter started, so stopping them also reaps them (no zombies)."""
 
 
-def spawn(command: Sequence[str], directory: Path, log_name: str) -> subprocess.Popen[bytes]:
-    """Start `command` in its own session, output to DIR/log_name, pid to DIR/pid."""
+def spawn(
+    command: Sequence[str], directory: Path, log_name: str, *, fed: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `command` in its own session, output to DIR/log_name; its pid to DIR/pid, or,
+    when it is `fed` (its standard input a pipe of ours), nowhere: the caller records it."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env |= {"OS_NOVA_DISABLE_EVENTLET_PATCHING": "true", "PYTHONUNBUFFERED": "1"}
     with (directory / log_name).open("ab") as log:
@@ -32,12 +36,13 @@ def spawn(command: Sequence[str], directory: Path, log_name: str) -> subprocess.
             list(command),
             cwd=directory,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if fed else subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the command that started it; ^C here spares it
         )
-    (directory / "pid").write_text(f"{process.pid}\n")
+    if not fed:
+        (directory / PID_FILE).write_text(f"{process.pid}\n")
     started[process.pid] = process
     return process
 
@@ -51,9 +56,9 @@ def log_tail(directory: Path, log_name: str, lines: int = 25) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
 
 
-def read_pid(directory: Path) -> int | None:
+def read_pid(directory: Path, name: str = PID_FILE) -> int | None:
     try:
-        return int((directory / "pid").read_text().strip())
+        return int((directory / name).read_text().strip())
     except (OSError, ValueError):
         return None
 
@@ -75,15 +80,33 @@ def terminate(pid: int) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.05)
-    if alive(pid):
+    if not stopped(pid, STOP_TIMEOUT):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    reap(pid)
+
+
+def stopped(pid: int, timeout: float) -> bool:
+    """Whether `pid` has ended within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def reap(pid: int) -> None:
+    """Wait for a process this interpreter started (a no-op for any other): no zombie left."""
     process = started.pop(pid, None)
     if process is not None:
         process.wait(timeout=STOP_TIMEOUT)
+
+
+def reap_ended() -> None:
+    """Reap every process this interpreter started that has ended (a launcher ends on its
+    own, with the last cell it started)."""
+    for pid, process in list(started.items()):
+        if process.poll() is not None:
+            del started[pid]
 
 
 def alive(pid: int) -> bool:

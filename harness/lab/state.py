@@ -111,7 +111,7 @@ class LabState:
         """A clean directory for a cell about to start, keeping nothing from an earlier run."""
         directory = self.cell_dir(cell.name)
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in ("pid", "endpoint.json", "endpoint.json.tmp", "cell.log"):
+        for stale in ("pid", "endpoint.json", "endpoint.json.tmp", "cell.log", "exit-status"):
             (directory / stale).unlink(missing_ok=True)
         keystone.write_cell_identity(self, cell.name)
         spec = {

@@ -21,7 +21,7 @@ import pytest
 from harness.declarations.loading import load_matrix
 from harness.lab import control, environment, keystone, processes
 from harness.lab.cells import cells_from
-from harness.lab.environment import CELL_SERVER, KEYSTONE_SERVER
+from harness.lab.environment import CELL_LAUNCHER, KEYSTONE_SERVER
 from harness.lab.state import LabState
 from harness.run import cloud as cloud_api
 from tests.ci.conftest import tools  # noqa: F401  (the CI engines' tools, a fixture)
@@ -55,7 +55,7 @@ def pytest_runtest_makereport(
 def lab_logs(state: LabState, lines: int = 400) -> list[tuple[str, str]]:
     """(title, log tail) of each of the lab's daemons, their stacks asked for first."""
     daemons = {
-        f"cell {name}": (CELL_SERVER, state.cell_dir(name), "cell.log")
+        f"cell {name}": (CELL_LAUNCHER, state.cell_dir(name), "cell.log")
         for name in state.cell_names()
     }
     daemons["keystone"] = (KEYSTONE_SERVER, keystone.directory_of(state), "keystone.log")

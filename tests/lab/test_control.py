@@ -14,8 +14,9 @@ import yaml
 
 from harness.declarations.loading import load_matrix
 from harness.declarations.model import Provenance, Target
-from harness.lab import control, keystone, libvirt_cells, processes
+from harness.lab import control, keystone, launching, libvirt_cells, processes
 from harness.lab.cells import CellSpec, LabConfigError, cells_from, select
+from harness.lab.environment import CELL_LAUNCHER
 from harness.lab.state import LabState
 from tests.conftest import SHIPPED
 from tests.lab.conftest import live_processes_mentioning
@@ -25,9 +26,15 @@ STUB = Path(__file__).with_name("stub_cell.py")
 
 @pytest.fixture
 def stub_python(tmp_path: Path) -> Path:
-    """An executable that runs the stub with this interpreter, as the lab's python would run server.py."""
+    """An executable standing in for the lab's python: Keystone is the stub; the cells are
+    the stub's too, forked by the real launcher (its --server, given as its second and third
+    arguments, replaced by the stub)."""
     path = tmp_path / "python"
-    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STUB}" "$@"\n')
+    path.write_text(
+        f'#!/bin/sh\nif [ "$1" = "{CELL_LAUNCHER}" ]; then\n'
+        f'  launcher="$1"; shift 3; exec "{sys.executable}" "$launcher" --server "{STUB}" "$@"\n'
+        f'fi\nexec "{sys.executable}" "{STUB}" "$@"\n'
+    )
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
 
@@ -168,6 +175,36 @@ def test_a_cell_that_fails_is_reported_with_its_log_tail(
     assert keystone.status(state).health == "stopped"  # no Keystone kept for no cell
 
 
+def test_cells_started_together_share_a_launcher_that_ends_with_the_last(
+    state: LabState, stub_python: Path
+) -> None:
+    control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
+    launchers = {
+        processes.read_pid(state.cell_dir(n), launching.LAUNCHER_PID) for n in ("c1", "c2")
+    }
+    (launcher,) = launchers
+    assert launcher is not None and launcher not in (state.pid("c1"), state.pid("c2"))
+    control.down(state, ["c1"])
+    assert processes.alive(launcher)  # it reaps c2 still
+    control.down(state)
+    assert not processes.alive(launcher) and launcher not in processes.started
+    assert not live_processes_mentioning(str(state.root.resolve()))
+
+
+def test_a_launcher_that_fails_before_forking_fails_each_cell_with_its_log(
+    state: LabState, stub_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUB_LAUNCHER_MODE", "fail")
+    with pytest.raises(control.LabStartError) as caught:
+        control.up(state, [cell("c1"), cell("c2", "embedded-c2")], stub_python)
+    message = str(caught.value)
+    for name in ("c1", "c2"):
+        assert f"cell '{name}' was never started: the cell launcher exited with status 1" in message
+    assert "ImportError: No module named 'nova' (stub)" in message
+    assert [s.health for s in control.statuses(state)] == ["stopped", "stopped"]
+    assert not live_processes_mentioning(str(state.root.resolve()))
+
+
 def test_a_log_tail_is_its_last_lines_or_says_there_is_none(tmp_path: Path) -> None:
     assert processes.log_tail(tmp_path, "cell.log") == "(no log)"
     (tmp_path / "cell.log").write_bytes(b"")
@@ -190,7 +227,7 @@ def test_a_killed_cell_shows_as_dead(state: LabState, stub_python: Path) -> None
     (status,) = control.up(state, [cell()], stub_python)
     assert status.pid is not None
     os.kill(status.pid, 9)
-    processes.started.pop(status.pid).wait()
+    assert processes.stopped(status.pid, 5)  # its launcher reaps it
     assert control.status(state, "c1").health == "dead"
 
 

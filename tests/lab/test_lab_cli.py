@@ -18,7 +18,7 @@ def test_up_status_down_leaves_no_process(tmp_path: Path, lab_python: Path) -> N
     passwords = json.loads((state_dir / "keystone" / "credentials.json").read_text())
     for user in passwords.values():
         assert user["password"] not in started.stdout + started.stderr
-    assert len(live_processes_mentioning(str(state_dir))) == 2  # Keystone and the cell
+    assert len(live_processes_mentioning(str(state_dir))) == 3  # Keystone, the cell, its launcher
 
     status = matrix_cli("lab", "status", "--json", "--lab-dir", str(state_dir))
     found = json.loads(status.stdout)

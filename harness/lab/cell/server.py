@@ -1,8 +1,9 @@
 """Embedded-lab cell server: real Nova on fake virt drivers (or, with --libvirt, on the real
 libvirt driver: libvirt_cell.py), served over HTTP on 127.0.0.1.
 
-Started by harness/lab/control.py as ``<labvenv>/bin/python server.py --name N --state-dir DIR
---identity F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no [--libvirt F]``.
+Run by launcher.py (which harness/lab/control.py starts) as ``run([--name N --state-dir DIR
+--identity F --hosts h1,h2 --live-migration yes|no --shared-storage yes|no [--libvirt F]])`` in
+a process forked after ``preload()``; ``python server.py ARGS`` runs one cell on its own.
 One process = one cell: API, conductor, scheduler, placement and one compute per host, all
 from Nova's functional-test fixtures (they ship in the nova wheel), plus thin
 Cinder/Glance/Neutron fronts (the fronts/ package) on the same port. Every request but
@@ -13,8 +14,8 @@ Traps handled here, each verified by hand when the lab was built:
 
 - OS_NOVA_DISABLE_EVENTLET_PATCHING=true must be set before nova.tests is imported
   (nova/tests/__init__.py monkey-patches otherwise); TMPDIR / tempfile.tempdir must point at a
-  per-cell dir before nova is imported, because nova 34's Database fixture keeps temp-FILE
-  SQLite databases there that a fast exit would leak.
+  per-cell dir before the cell's setUp, because nova 34's Database fixture keeps temp-FILE
+  SQLite databases there (asking tempfile as it makes them) that a fast exit would leak.
 - The nova wheel installs api-paste.ini under <venv>/etc/nova, the fixture looks under
   site-packages: override [wsgi]api_paste_config before setUp.
 - Errors in setUp are silent (oslo.log's excepthook writes into the StandardLogging
@@ -218,6 +219,39 @@ def _startup_timeout():
 
 
 # ------------------------------------------------------------------ the cell
+PRELOADED = (
+    "nova.tests.functional.integrated_helpers",  # first: see make_cell_class
+    "nova.tests.fixtures",
+    "nova.conf",
+    "nova.api.openstack.compute.routes",  # every API controller
+    "nova.compute.manager",
+    "nova.conductor.manager",
+    "nova.scheduler.manager",
+    "oslo_messaging._drivers.impl_rabbit",  # kombu and amqp, which the fake transport loads
+    "futurist._thread",
+    "oslo_db.sqlalchemy.engines",
+    "keystonemiddleware.auth_token",
+    "keystoneauth1.identity.v3",
+    "keystoneauth1.session",
+    "drivers",
+    "fronts",
+    "identity",
+    "nova_conf",
+)
+"""What every cell imports, in this order (launcher.py imports it once for all its cells)."""
+LIBVIRT_PRELOADED = ("libvirt", "libvirt_cell", "nova.virt.libvirt.driver")
+
+
+def preload(libvirt=False):
+    """Import what the cells need before launcher.py forks them. Nothing imported captures
+    the temp dir (Nova's Database fixture asks for it as it makes its files, after
+    prepare_dirs()), and nothing starts a thread."""
+    import importlib
+
+    for name in PRELOADED + (LIBVIRT_PRELOADED if libvirt else ()):
+        importlib.import_module(name)
+
+
 def prepare_dirs(state_dir):
     """cwd = DIR; DIR/tmp is the temp dir (tempfile + TMPDIR) BEFORE nova is imported."""
     state_dir = os.path.abspath(state_dir)
@@ -718,9 +752,9 @@ def main(argv=None):
         signal.pause()  # the handlers exit the process
 
 
-def run():
+def run(argv=None):
     try:
-        main()
+        main(argv)
     except StartupError as e:
         print(f"cell startup failed: {e}", file=sys.__stderr__)
     except SystemExit as e:  # argparse --help exits 0; nothing else should raise it
