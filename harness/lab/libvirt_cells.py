@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,29 +113,39 @@ def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
     fixture's ports have fixed ids). Hosts of a shared-storage cell share one instances_path.
     """
     cell_dir = cell_dir.resolve()
-    guest = image.build(progress=progress)
     try:
-        lab_bridge = bridge.LabBridge.create(
-            bridge_name_of(cell_dir), subnet_of(cell_dir), cell_dir / "bridge"
-        )
-        shared = None
-        if cell.shared_storage:
-            progress(f"{cell.name}: mounting the hosts' shared instance storage")
-            shared = shared_storage.mount(shared_root(cell_dir))
-        hosts: dict[str, dict[str, Any]] = {}
-        first: hypervisor.LibvirtHost | None = None
-        for index, name in enumerate(cell.hosts):
-            progress(f"{cell.name}: starting libvirtd for {name}")
-            address = lab_bridge.address + 1 + index  # .1 is the bridge's own
-            low = 49152 + MIGRATION_PORTS * index
-            host = hypervisor.start(
-                host_root(cell_dir, name),
-                f"{cell.name}-{name}",
-                migration_host=str(address),
-                migration_ports=(low, low + MIGRATION_PORTS - 1),
-                own_network=True,
+        with ThreadPoolExecutor(1 + len(cell.hosts), thread_name_prefix="lab-prepare") as pool:
+            # apt takes a second to name the guest image's kernel: the rest starts meanwhile
+            guest_image = pool.submit(image.build, progress=progress)
+            lab_bridge = bridge.LabBridge.create(
+                bridge_name_of(cell_dir), subnet_of(cell_dir), cell_dir / "bridge"
             )
-            first = first or host
+            shared = None
+            if cell.shared_storage:
+                progress(f"{cell.name}: mounting the hosts' shared instance storage")
+                shared = shared_storage.mount(shared_root(cell_dir))
+            hosts: dict[str, dict[str, Any]] = {}
+            roots = [host_root(cell_dir, name) for name in cell.hosts]
+            addresses = [lab_bridge.address + 1 + i for i in range(len(roots))]  # .1: bridge
+
+            def start(index: int) -> hypervisor.LibvirtHost:
+                low = 49152 + MIGRATION_PORTS * index
+                return hypervisor.start(
+                    roots[index],
+                    f"{cell.name}-{cell.hosts[index]}",
+                    migration_host=str(addresses[index]),
+                    migration_ports=(low, low + MIGRATION_PORTS - 1),
+                    own_network=True,
+                )
+
+            # together: each waits over a second for its daemons; a failure tears all down
+            progress(f"{cell.name}: starting libvirtd for {', '.join(cell.hosts)}")
+            started = list(pool.map(start, range(len(roots))))
+            guest = guest_image.result()
+        first = started[0]
+        for index, (name, host, address) in enumerate(
+            zip(cell.hosts, started, addresses, strict=True)
+        ):
             joins = lab_bridge.name
             if host.network_namespace:
                 uplink = f"{lab_bridge.name[:12]}u{index}"
@@ -146,7 +157,6 @@ def prepare(cell_dir: Path, cell: CellSpec, progress: Progress) -> Path:
                 "netns": host.network_namespace,
                 "bridge": joins,
             }
-        assert first is not None, "a cell has at least one host"
         virt_type = hypervisor.detect_virt_type(first, kernel=guest.kernel_path)
         progress(f"{cell.name}: guests run with virt_type={virt_type}")
         config = {
