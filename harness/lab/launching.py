@@ -59,7 +59,7 @@ class Launcher:
         self.close()
         if self.process.poll() is None:
             self.process.terminate()
-        try:
+        try:  # longer than processes.terminate waits: it gives its cells STOP_TIMEOUT first
             self.process.wait(timeout=processes.STOP_TIMEOUT + 5)
         except subprocess.TimeoutExpired:
             self.process.kill()
@@ -94,7 +94,7 @@ def stop_launchers(directories: Sequence[Path]) -> list[str]:
     ended; what would not end. Their pid files are removed."""
     left = []
     for pid in {p for d in directories if (p := processes.read_pid(d, LAUNCHER_PID))}:
-        ours = [d for d in directories if processes.is_ours(pid, CELL_LAUNCHER, d)]
+        ours = any(processes.is_ours(pid, CELL_LAUNCHER, d) for d in directories)
         if ours and not processes.stopped(pid, processes.STOP_TIMEOUT):
             processes.terminate(pid)
             if processes.alive(pid):

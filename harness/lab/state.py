@@ -84,10 +84,7 @@ class LabState:
         return sorted(p.name for p in cells.iterdir() if p.is_dir()) if cells.is_dir() else []
 
     def pid(self, name: str) -> int | None:
-        try:
-            return int((self.cell_dir(name) / "pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
+        return processes.read_pid(self.cell_dir(name))
 
     def endpoint(self, name: str) -> Endpoint | None:
         try:
